@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds pdl (installing what is missing) and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh nginx-light
+meson test -C build --print-errorlogs "$@"

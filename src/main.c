@@ -1,0 +1,36 @@
+/* pdl: parse the command line, run, map the result to an exit status. */
+#include <stdio.h>
+
+#include "log.h"
+#include "options.h"
+#include "run.h"
+
+int main(int argc, char **argv)
+{
+	struct pdl_options opt;
+	char err[256];
+	int status;
+
+	switch (pdl_options_parse(&opt, argc, argv, err, sizeof(err))) {
+	case PDL_PARSE_HELP:
+		pdl_options_print_help(stdout);
+		status = PDL_EXIT_OK;
+		break;
+	case PDL_PARSE_VERSION:
+		pdl_options_print_version(stdout);
+		status = PDL_EXIT_OK;
+		break;
+	case PDL_PARSE_ERROR:
+		fprintf(stderr,
+			"pdl: %s\nTry 'pdl --help' for more information.\n",
+			err);
+		status = PDL_EXIT_USAGE;
+		break;
+	case PDL_PARSE_OK:
+	default:
+		status = pdl_run(&opt);
+		break;
+	}
+	pdl_options_finish(&opt);
+	return status;
+}

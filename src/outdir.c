@@ -1,0 +1,685 @@
+/* The output directory: reserves a name per transfer in flight and writes
+ * each body to a temporary file that is renamed into place when whole. */
+#include "outdir.h"
+
+#include "naming.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_PREFIX    "."
+#define TMP_SUFFIX    ".pdl-part"
+#define TMP_HASH_LEN  17 /* "~" and 16 hex digits */
+#define RESERVE_TRIES 10000
+
+struct name_entry {
+	struct name_entry *next;
+	size_t hash;
+	char name[];
+};
+
+/* Chained hash set; entries leave with their transfer, so its size follows
+ * the transfers in flight, never the length of the list. */
+struct pdl_nameset {
+	struct name_entry **slots;
+	size_t nslots; /* a power of two */
+	size_t count;
+	/* Every number below hint_next of hint_want is taken: a list of
+	 * thousands of "index.html" costs one look-up each, not thousands. */
+	char *hint_want;
+	unsigned hint_next;
+};
+
+static size_t hash_name(const char *s)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (size_t)h;
+}
+
+static struct pdl_nameset *nameset_create(void)
+{
+	struct pdl_nameset *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->nslots = 64;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	if (!s->slots) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void nameset_destroy(struct pdl_nameset *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct name_entry *e = s->slots[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	free(s->slots);
+	free(s->hint_want);
+	free(s);
+}
+
+static struct name_entry **nameset_link(struct pdl_nameset *s, const char *name,
+					size_t hash)
+{
+	struct name_entry **link = &s->slots[hash & (s->nslots - 1)];
+
+	for (; *link; link = &(*link)->next)
+		if ((*link)->hash == hash && !strcmp((*link)->name, name))
+			break;
+	return link;
+}
+
+static bool nameset_has(struct pdl_nameset *s, const char *name)
+{
+	return *nameset_link(s, name, hash_name(name)) != NULL;
+}
+
+static int nameset_grow(struct pdl_nameset *s)
+{
+	size_t n = s->nslots * 2;
+	struct name_entry **slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct name_entry *e = s->slots[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			e->next = slots[e->hash & (n - 1)];
+			slots[e->hash & (n - 1)] = e;
+		}
+	}
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = n;
+	return 0;
+}
+
+static int nameset_add(struct pdl_nameset *s, const char *name)
+{
+	size_t hash = hash_name(name), len = strlen(name);
+	struct name_entry *e;
+
+	if (s->count >= s->nslots / 4 * 3 && nameset_grow(s) < 0)
+		return -1;
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return -1;
+	e->hash = hash;
+	memcpy(e->name, name, len + 1);
+	e->next = s->slots[hash & (s->nslots - 1)];
+	s->slots[hash & (s->nslots - 1)] = e;
+	s->count++;
+	return 0;
+}
+
+static void nameset_remove(struct pdl_nameset *s, const char *name)
+{
+	struct name_entry **link = nameset_link(s, name, hash_name(name));
+	struct name_entry *e = *link;
+
+	if (!e)
+		return;
+	*link = e->next;
+	free(e);
+	s->count--;
+}
+
+static size_t utf8_seqlen(unsigned char lead)
+{
+	if (lead >= 0xc0 && lead <= 0xdf)
+		return 2;
+	if (lead >= 0xe0 && lead <= 0xef)
+		return 3;
+	if (lead >= 0xf0 && lead <= 0xf7)
+		return 4;
+	return 1;
+}
+
+/* Bytes of s to keep for at most max without splitting a UTF-8 sequence
+ * (the same rule as in naming.c). */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (len <= max)
+		return len;
+	if ((u[max] & 0xc0) != 0x80)
+		return max;
+	for (size_t i = max; i > 0 && max - i < 3; i--) {
+		unsigned char c = u[i - 1];
+
+		if ((c & 0xc0) == 0x80)
+			continue;
+		if (utf8_seqlen(c) > max - (i - 1))
+			return i - 1;
+		break;
+	}
+	return max;
+}
+
+char *pdl_outfile_tmpname(const char *base)
+{
+	size_t len = strlen(base);
+	size_t room = PDL_NAME_MAX - strlen(TMP_PREFIX TMP_SUFFIX);
+	char *tmp;
+
+	if (len <= room) {
+		if (asprintf(&tmp, TMP_PREFIX "%s" TMP_SUFFIX, base) < 0)
+			return NULL;
+		return tmp;
+	}
+	/* Long names that share a prefix (a.jpg and a.1.jpg cut alike)
+	 * must not share a temporary file: a hash tells them apart. */
+	room -= TMP_HASH_LEN;
+	if (asprintf(&tmp, TMP_PREFIX "%.*s~%016llx" TMP_SUFFIX,
+		     (int)utf8_cut(base, len, room), base,
+		     (unsigned long long)hash_name(base)) < 0)
+		return NULL;
+	return tmp;
+}
+
+/* The temporary file of relname, as a path relative to the directory. */
+static char *tmp_relpath(const char *relname)
+{
+	const char *slash = strrchr(relname, '/');
+	int dirlen = slash ? (int)(slash - relname) + 1 : 0;
+	char *tmp = pdl_outfile_tmpname(relname + dirlen), *out;
+
+	if (!tmp)
+		return NULL;
+	if (asprintf(&out, "%.*s%s", dirlen, relname, tmp) < 0)
+		out = NULL;
+	free(tmp);
+	return out;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char *p = strdup(path);
+
+	if (!p)
+		return -1;
+	for (char *s = p; *s; s++) {
+		if (*s != '/' || s == p || s[-1] == '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	free(p);
+	if (mkdir(path, 0777) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Root writes through permission bits, so only creating a file tells
+ * whether the directory takes files (a read-only mount, a full quota). */
+static int probe_writable(int dirfd)
+{
+	char name[64];
+
+	for (int i = 0; i < 100; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), ".pdl-probe-%ld-%d",
+			 (long)getpid(), i);
+		fd = openat(
+		    dirfd, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return -1;
+		close(fd);
+		return unlinkat(dirfd, name, 0);
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
+		    char *err, size_t errlen)
+{
+	d->reserved = NULL;
+	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dirfd < 0 && errno == ENOENT && !create) {
+		/* -n: nothing is written, so a missing directory is an empty
+		 * one. */
+		d->reserved = nameset_create();
+		if (!d->reserved) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		pthread_mutex_init(&d->lock, NULL);
+		return 0;
+	}
+	if (d->dirfd < 0 && errno == ENOENT) {
+		if (mkdir_parents(path) < 0) {
+			snprintf(err, errlen,
+				 "cannot create output directory '%s': %s",
+				 path, strerror(errno));
+			return -1;
+		}
+		d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (d->dirfd < 0) {
+		snprintf(err, errlen, "cannot open output directory '%s': %s",
+			 path, strerror(errno));
+		return -1;
+	}
+	if (create && probe_writable(d->dirfd) < 0) {
+		snprintf(err, errlen,
+			 "cannot write to output directory '%s': %s", path,
+			 strerror(errno));
+		goto fail;
+	}
+	d->reserved = nameset_create();
+	if (!d->reserved) {
+		snprintf(err, errlen, "cannot open output directory '%s': %s",
+			 path, strerror(ENOMEM));
+		goto fail;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	return 0;
+fail:
+	close(d->dirfd);
+	d->dirfd = -1;
+	return -1;
+}
+
+void pdl_outdir_close(struct pdl_outdir *d)
+{
+	if (d->reserved) {
+		nameset_destroy(d->reserved);
+		d->reserved = NULL;
+		pthread_mutex_destroy(&d->lock);
+	}
+	if (d->dirfd >= 0)
+		close(d->dirfd);
+	d->dirfd = -1;
+}
+
+/* 1 when something (even a dangling symlink) has the name, 0 when not. */
+static int on_disk(struct pdl_outdir *d, const char *name)
+{
+	struct stat st;
+
+	if (d->dirfd < 0)
+		return 0; /* -n on a directory that does not exist yet */
+	if (!fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return 1;
+	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+}
+
+/* Under d->lock. Temporary names are reserved too, so that a final name
+ * like ".a.pdl-part" and the transfer of "a" never share a file. */
+/* With resume set, a name on disk does not count as taken: it is this
+ * URL's file from the run that made it (*exists tells). Only an earlier URL
+ * of this run holding the name moves a later one on to the next number. */
+static int try_reserve(struct pdl_outdir *d, const char *cand, bool resume,
+		       bool *exists)
+{
+	char *tmp = tmp_relpath(cand);
+	int taken;
+
+	*exists = false;
+	if (!tmp)
+		return -1;
+	taken = nameset_has(d->reserved, cand) || nameset_has(d->reserved, tmp);
+	if (!taken && resume) {
+		int disk = on_disk(d, cand);
+		if (disk < 0)
+			taken = -1;
+		*exists = disk == 1;
+	} else if (!taken && !d->overwrite) {
+		taken = on_disk(d, cand);
+	}
+	if (!taken) {
+		if (nameset_add(d->reserved, cand) < 0) {
+			taken = -1;
+		} else if (nameset_add(d->reserved, tmp) < 0) {
+			nameset_remove(d->reserved, cand);
+			taken = -1;
+		}
+	}
+	free(tmp);
+	return taken;
+}
+
+static unsigned hint_start(struct pdl_nameset *s, const char *want)
+{
+	return s->hint_want && !strcmp(s->hint_want, want) ? s->hint_next : 0;
+}
+
+static void hint_set(struct pdl_nameset *s, const char *want, unsigned next)
+{
+	if (!s->hint_want || strcmp(s->hint_want, want)) {
+		free(s->hint_want);
+		s->hint_want = strdup(want); /* none when out of memory */
+	}
+	s->hint_next = next;
+}
+
+enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
+				    bool resume, char **final)
+{
+	enum pdl_reserve r = PDL_RESERVE_ERROR;
+	char *cand = NULL;
+	unsigned first;
+	int taken;
+
+	*final = NULL;
+	pthread_mutex_lock(&d->lock);
+	first = hint_start(d->reserved, want);
+	for (unsigned n = first; n - first <= RESERVE_TRIES; n++) {
+		bool exists;
+		cand = n ? pdl_name_numbered(want, n) : strdup(want);
+		if (!cand)
+			goto out;
+		taken = try_reserve(d, cand, resume, &exists);
+		if (!taken) {
+			hint_set(d->reserved, want, n + 1);
+			r = exists ? PDL_RESERVE_EXISTS : PDL_RESERVE_OK;
+			goto out;
+		}
+		free(cand);
+		cand = NULL;
+		if (taken < 0)
+			goto out;
+	}
+	errno = EEXIST;
+out:
+	pthread_mutex_unlock(&d->lock);
+	*final = cand;
+	return r;
+}
+
+void pdl_outdir_release(struct pdl_outdir *d, const char *final)
+{
+	char *tmp;
+	bool freed;
+
+	if (!final)
+		return;
+	/* Should this fail, the stale entry only numbers a later name. */
+	tmp = tmp_relpath(final);
+	/* a number becomes free again only when nothing was written */
+	freed = d->overwrite || on_disk(d, final) != 1;
+	pthread_mutex_lock(&d->lock);
+	nameset_remove(d->reserved, final);
+	if (tmp)
+		nameset_remove(d->reserved, tmp);
+	if (freed)
+		d->reserved->hint_next = 0;
+	pthread_mutex_unlock(&d->lock);
+	free(tmp);
+}
+
+static void outfile_finish(struct pdl_outfile *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->parentfd >= 0 && (!f->dir || f->parentfd != f->dir->dirfd))
+		close(f->parentfd);
+	free(f->tmpname);
+	free(f->base);
+	f->fd = -1;
+	f->parentfd = -1;
+	f->tmpname = NULL;
+	f->base = NULL;
+}
+
+static bool is_dot_or_dotdot(const char *s, size_t len)
+{
+	return (len == 1 && s[0] == '.') ||
+	       (len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/* Opens (creating when missing) one subdirectory of fd, never through a
+ * symlink: O_NOFOLLOW with O_DIRECTORY fails on one. */
+static int open_subdir(int fd, const char *comp)
+{
+	int flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int sub = openat(fd, comp, flags);
+
+	if (sub >= 0 || errno != ENOENT)
+		return sub;
+	if (mkdirat(fd, comp, 0777) < 0 && errno != EEXIST)
+		return -1;
+	return openat(fd, comp, flags);
+}
+
+/* Walks the directories of relname from the output directory. */
+static int open_parent(struct pdl_outfile *f, const char *relname,
+		       const char **base)
+{
+	const char *p = relname;
+	char comp[PDL_NAME_MAX + 1];
+
+	if (*p == '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		size_t len = strcspn(p, "/");
+		int sub;
+
+		if (!p[len])
+			break;
+		if (len > PDL_NAME_MAX || is_dot_or_dotdot(p, len)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (len) {
+			memcpy(comp, p, len);
+			comp[len] = '\0';
+			sub = open_subdir(f->parentfd, comp);
+			if (sub < 0)
+				return -1;
+			if (f->parentfd != f->dir->dirfd)
+				close(f->parentfd);
+			f->parentfd = sub;
+		}
+		p += len + 1;
+	}
+	if (!*p || is_dot_or_dotdot(p, strlen(p))) {
+		errno = EINVAL;
+		return -1;
+	}
+	*base = p;
+	return 0;
+}
+
+/* A kept partial file is appended to only when it is a plain file of its
+ * own: a hard link would carry the write to a file elsewhere. */
+static int open_partial(struct pdl_outfile *f)
+{
+	struct stat st;
+	int flags;
+
+	if (fstatat(f->parentfd, f->tmpname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return -1;
+	}
+	/* O_NONBLOCK: should it have become a FIFO since, do not hang */
+	f->fd =
+	    openat(f->parentfd, f->tmpname,
+		   O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (f->fd < 0)
+		return -1;
+	if (fstat(f->fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_nlink != 1) {
+		errno = EMLINK;
+		return -1;
+	}
+	flags = fcntl(f->fd, F_GETFL);
+	if (flags < 0 || fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return -1;
+	f->resumed_from = st.st_size;
+	return 0;
+}
+
+static int create_tmp(struct pdl_outfile *f)
+{
+	return openat(f->parentfd, f->tmpname,
+		      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0666);
+}
+
+int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
+		     const char *relname, bool resume)
+{
+	const char *base;
+	int saved;
+
+	memset(f, 0, sizeof(*f));
+	f->dir = d;
+	f->parentfd = d->dirfd;
+	f->fd = -1;
+	if (open_parent(f, relname, &base) < 0)
+		goto fail;
+	f->base = strdup(base);
+	f->tmpname = pdl_outfile_tmpname(base);
+	if (!f->base || !f->tmpname) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	if (resume) {
+		if (!open_partial(f))
+			return 0;
+		if (errno != ENOENT)
+			goto fail;
+		f->fd = create_tmp(f);
+	} else {
+		f->fd = create_tmp(f);
+		/* left by a run that was killed before it could clean up */
+		if (f->fd < 0 && errno == EEXIST &&
+		    !unlinkat(f->parentfd, f->tmpname, 0))
+			f->fd = create_tmp(f);
+	}
+	if (f->fd >= 0)
+		return 0;
+fail:
+	saved = errno;
+	outfile_finish(f);
+	errno = saved;
+	return -1;
+}
+
+int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(f->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (!n) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		f->written += n;
+	}
+	return 0;
+}
+
+int pdl_outfile_truncate(struct pdl_outfile *f)
+{
+	if (ftruncate(f->fd, 0) < 0 || lseek(f->fd, 0, SEEK_SET) < 0)
+		return -1;
+	f->written = 0;
+	f->resumed_from = 0;
+	return 0;
+}
+
+/* Puts tmp in place of base unless base exists, atomically where the file
+ * system allows it. */
+static int rename_noreplace(int dirfd, const char *tmp, const char *base)
+{
+	struct stat st;
+
+	if (!renameat2(dirfd, tmp, dirfd, base, RENAME_NOREPLACE))
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* no RENAME_NOREPLACE here: a hard link cannot replace either */
+	if (!linkat(dirfd, tmp, dirfd, base, 0)) {
+		unlinkat(dirfd, tmp, 0);
+		return 0;
+	}
+	if (errno != EPERM && errno != ENOTSUP)
+		return -1;
+	/* no hard links either (vfat): only a check, racy but the best left */
+	if (!fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(dirfd, tmp, dirfd, base);
+}
+
+int pdl_outfile_commit(struct pdl_outfile *f)
+{
+	int rc, saved;
+
+	/* close reports delayed write errors (NFS, quotas) */
+	rc = close(f->fd);
+	f->fd = -1;
+	if (!rc) {
+		if (f->dir->overwrite)
+			rc = renameat(f->parentfd, f->tmpname, f->parentfd,
+				      f->base);
+		else
+			rc = rename_noreplace(f->parentfd, f->tmpname, f->base);
+	}
+	saved = errno;
+	if (rc < 0)
+		unlinkat(f->parentfd, f->tmpname, 0);
+	outfile_finish(f);
+	errno = saved;
+	return rc;
+}
+
+void pdl_outfile_abort(struct pdl_outfile *f, bool keep)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (!keep && f->tmpname)
+		unlinkat(f->parentfd, f->tmpname, 0);
+	outfile_finish(f);
+}

@@ -1,0 +1,82 @@
+/* The output directory: opened once, every name reserved in input order,
+ * every body written to a temporary file beside its final name and renamed
+ * into place only when complete. Nothing follows a symlink or leaves it. */
+#ifndef PDL_OUTDIR_H
+#define PDL_OUTDIR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pdl_nameset; /* names reserved by transfers in flight */
+
+struct pdl_outdir {
+	int dirfd;
+	bool overwrite;
+	bool keep_partial; /* -c: temporary files survive a failure */
+	pthread_mutex_t lock;
+	struct pdl_nameset *reserved;
+};
+
+/* Creates path with its parents when missing, opens it, and checks that a
+ * file can be created in it. Without create (-n), a missing directory is
+ * taken as empty and nothing is checked or made. On failure returns -1 with
+ * a reason in err. */
+int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
+		    char *err, size_t errlen);
+void pdl_outdir_close(struct pdl_outdir *d);
+
+enum pdl_reserve {
+	PDL_RESERVE_OK,
+	PDL_RESERVE_EXISTS, /* resume mode: final file already there */
+	PDL_RESERVE_ERROR,
+};
+
+/* Picks the final name for want (a checked relative path): want itself when
+ * free both on disk and among names in flight, else want numbered .1, .2,
+ * ... With overwrite set, an existing file does not count as taken. With
+ * resume set, only names held by earlier URLs of the run are passed over;
+ * the first other candidate is returned, with PDL_RESERVE_EXISTS when a
+ * file has it already. *final is malloc'd; pdl_outdir_release hands the
+ * name back (the caller still frees *final). */
+enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
+				    bool resume, char **final);
+void pdl_outdir_release(struct pdl_outdir *d, const char *final);
+
+/* One file being written. */
+struct pdl_outfile {
+	struct pdl_outdir *dir;
+	int parentfd; /* directory holding the file (may be dir->dirfd) */
+	int fd;
+	char *tmpname; /* in parentfd */
+	char *base;    /* final name in parentfd */
+	int64_t written;
+	int64_t resumed_from; /* bytes already in a kept partial file */
+};
+
+/* Creates missing subdirectories of relname (never through a symlink) and
+ * its temporary file. With resume set, an existing temporary file of a
+ * previous run is opened for appending and its size set in resumed_from.
+ * Returns 0, or -1 with errno set. */
+int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
+		     const char *relname, bool resume);
+
+/* Writes all of buf, retrying short writes and EINTR. 0 or -1 with errno. */
+int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len);
+
+/* Discards what was written so far (the server ignored a Range request). */
+int pdl_outfile_truncate(struct pdl_outfile *f);
+
+/* Renames the complete file into place. 0 or -1 with errno (the temporary
+ * file is then removed). Releases what f holds, not f itself. */
+int pdl_outfile_commit(struct pdl_outfile *f);
+
+/* Closes and removes the temporary file (kept when keep is true). Releases
+ * what f holds, not f itself; a second call does nothing. */
+void pdl_outfile_abort(struct pdl_outfile *f, bool keep);
+
+/* Name of the temporary file used for final base name base; malloc'd. */
+char *pdl_outfile_tmpname(const char *base);
+
+#endif

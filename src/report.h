@@ -1,0 +1,54 @@
+/* The report on stdout: a line (or JSON object) per URL as it finishes and a
+ * summary; one writer under one lock so lines never interleave. */
+#ifndef PDL_REPORT_H
+#define PDL_REPORT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "job.h"
+#include "options.h"
+#include "progress.h"
+
+struct pdl_report {
+	FILE *out;
+	const char *dir; /* output dir as given, joined to names shown */
+	bool json;
+	bool quiet;
+	pthread_mutex_t lock;
+	uint64_t urls, ok, failed, skipped, interrupted;
+	int64_t bytes;
+	double busy_seconds; /* sum of per-file times */
+	bool out_broken;     /* stdout closed: keep counting, stop writing */
+	struct pdl_progress *progress; /* hidden while a line is written */
+};
+
+struct pdl_summary {
+	double seconds;
+	long jobs;
+	bool compare;
+	double sequential_seconds;
+	double parallel_seconds;
+};
+
+void pdl_report_init(struct pdl_report *r, const struct pdl_options *o,
+		     FILE *out);
+void pdl_report_finish(struct pdl_report *r);
+
+/* A list line that is not a usable URL. */
+void pdl_report_bad_line(struct pdl_report *r, const char *src, long lineno,
+			 const char *text, const char *reason);
+/* A URL that finished, whatever the outcome. */
+void pdl_report_file(struct pdl_report *r, const struct pdl_job *job,
+		     const struct pdl_result *res);
+/* -n: where a URL would go. */
+void pdl_report_dry(struct pdl_report *r, const struct pdl_job *job);
+void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s);
+
+/* Clears the counters, for the second half of --compare. */
+void pdl_report_reset(struct pdl_report *r);
+
+#endif

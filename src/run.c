@@ -1,0 +1,566 @@
+/* A whole run: a reader thread turns lists into jobs in input order (names
+ * reserved there, so the same list always gives the same names), workers
+ * or the main thread download them, the report tells, the exit status sums
+ * up. */
+#include "run.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hostlimit.h"
+#include "job.h"
+#include "log.h"
+#include "naming.h"
+#include "outdir.h"
+#include "pool.h"
+#include "progress.h"
+#include "queue.h"
+#include "ratelimit.h"
+#include "report.h"
+#include "signals.h"
+#include "transfer.h"
+#include "urllist.h"
+
+struct run {
+	const struct pdl_options *opt;
+	struct pdl_outdir out;
+	struct pdl_report report;
+	struct pdl_progress progress;
+	struct pdl_ratelimit rate;
+	struct pdl_hostlimit hosts;
+	struct pdl_env env;
+	struct pdl_signals sig;
+	atomic_int stop;
+	FILE *spool; /* --compare: stdin kept for the second pass */
+	bool setup_failed;
+	atomic_bool reader_done;
+	bool reader_stuck; /* detached on a stop; it still uses this struct */
+	struct pdl_queue *queue;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool stopping(struct run *r)
+{
+	return atomic_load(&r->stop) != 0;
+}
+
+/* host:port as the URL names it, for --max-per-host. */
+static void host_key(const char *url, char *out, size_t n)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	out[0] = '\0';
+	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0) &&
+	    !curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
+		snprintf(out, n, "%s:%s", host, port);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
+static void report_bad(struct run *r, const char *src,
+		       const struct pdl_line *line, const char *reason)
+{
+	char *shown = line->url ? pdl_url_redact(line->url) : NULL;
+	pdl_report_bad_line(&r->report, src, line->lineno, shown ? shown : "",
+			    reason);
+	free(shown);
+	atomic_fetch_add(&r->progress.done, 1);
+	atomic_fetch_add(&r->progress.failed, 1);
+}
+
+/* Turns one usable line into a job with its reserved name, or reports why
+ * it cannot be one. NULL when the line was handled here. */
+static struct pdl_job *make_job(struct run *r, const char *src,
+				const struct pdl_line *line, size_t index)
+{
+	const struct pdl_options *o = r->opt;
+	const char *reason = NULL;
+	char *want = NULL, *final = NULL;
+
+	if (pdl_url_check(line->url, o->proto, &reason)) {
+		report_bad(r, src, line, reason);
+		return NULL;
+	}
+	struct pdl_job *job =
+	    pdl_job_create(index, src, line->lineno, line->url);
+	if (!job) {
+		report_bad(r, src, line, "out of memory");
+		return NULL;
+	}
+	if (line->name) {
+		want = pdl_name_check_relative(line->name, &reason);
+		job->named = true;
+	} else {
+		want = pdl_name_from_url(line->url);
+		reason = "out of memory";
+	}
+	if (!want) {
+		report_bad(r, src, line, reason);
+		pdl_job_destroy(job);
+		return NULL;
+	}
+	enum pdl_reserve rv =
+	    pdl_outdir_reserve(&r->out, want, o->resume, &final);
+	free(want);
+	if (rv == PDL_RESERVE_ERROR) {
+		report_bad(r, src, line, "no free output name");
+		pdl_job_destroy(job);
+		return NULL;
+	}
+	job->relname = final;
+	job->exists = rv == PDL_RESERVE_EXISTS;
+	if (o->max_per_host)
+		host_key(job->url, job->host, sizeof(job->host));
+	return job;
+}
+
+/* Jobs that need no transfer: -n, and -c for files already there. */
+static bool settle_early(struct run *r, struct pdl_job *job)
+{
+	if (r->opt->dry_run) {
+		pdl_report_dry(&r->report, job);
+		if (!r->opt->resume)
+			pdl_outdir_release(&r->out, job->relname);
+		return true;
+	}
+	if (job->exists) {
+		struct pdl_result res = {.outcome = PDL_SKIPPED, .attempts = 0};
+		res.path = strdup(job->relname);
+		pdl_report_file(&r->report, job, &res);
+		pdl_result_finish(&res);
+		atomic_fetch_add(&r->progress.done, 1);
+		return true;
+	}
+	return false;
+}
+
+static int open_list(struct run *r, struct pdl_list_reader *lr,
+		     const char *path)
+{
+	if (r->spool && !strcmp(path, "-")) {
+		if (pdl_list_open(lr, "-"))
+			return -1;
+		rewind(r->spool);
+		lr->fp = r->spool;
+		lr->own_fp = false;
+		return 0;
+	}
+	return pdl_list_open(lr, path);
+}
+
+/* The reader: every list in order, each URL line to a job, pushed to the
+ * queue; the queue closes when the input ends. */
+static void read_lists(struct run *r, struct pdl_queue *q)
+{
+	const struct pdl_options *o = r->opt;
+	static const char *const stdin_only[] = {"-"};
+	const char *const *inputs =
+	    o->n_inputs ? (const char *const *)o->inputs : stdin_only;
+	size_t n_inputs = o->n_inputs ? o->n_inputs : 1;
+	size_t index = 0;
+	struct pdl_list_reader *lr = malloc(sizeof(*lr));
+
+	if (!lr) {
+		pdl_errorf("out of memory");
+		r->setup_failed = true;
+		goto out;
+	}
+	for (size_t i = 0; i < n_inputs && !stopping(r); i++) {
+		if (open_list(r, lr, inputs[i])) {
+			pdl_errorf("cannot read list '%s': %s", inputs[i],
+				   strerror(errno));
+			r->setup_failed = true;
+			continue;
+		}
+		for (;;) {
+			struct pdl_line line;
+			pdl_list_next(lr, &line);
+			if (stopping(r) || line.kind == PDL_LINE_EOF)
+				break;
+			if (line.kind == PDL_LINE_IOERR) {
+				pdl_errorf("cannot read list '%s': %s",
+					   lr->label, line.reason);
+				r->setup_failed = true;
+				break;
+			}
+			if (line.kind == PDL_LINE_SKIP)
+				continue;
+			size_t my = index++;
+			if (o->shard_n &&
+			    my % (size_t)o->shard_n != (size_t)o->shard_k - 1)
+				continue;
+			atomic_fetch_add(&r->progress.total, 1);
+			if (line.kind == PDL_LINE_BAD) {
+				report_bad(r, lr->label, &line, line.reason);
+				continue;
+			}
+			struct pdl_job *job = make_job(r, lr->label, &line, my);
+			if (!job || settle_early(r, job)) {
+				pdl_job_destroy(job);
+				continue;
+			}
+			if (!pdl_queue_push(q, job)) {
+				pdl_outdir_release(&r->out, job->relname);
+				pdl_job_destroy(job);
+				break;
+			}
+		}
+		pdl_list_close(lr);
+	}
+	free(lr);
+out:
+	atomic_store(&r->progress.total_final, true);
+	pdl_queue_close(q);
+	atomic_store(&r->reader_done, true);
+}
+
+static void *reader_main(void *arg)
+{
+	struct run *r = arg;
+	read_lists(r, r->queue);
+	return NULL;
+}
+
+static void drop_job(void *item)
+{
+	pdl_job_destroy(item);
+}
+
+static void on_stop(void *ctx)
+{
+	struct run *r = ctx;
+	if (r->queue)
+		pdl_queue_abort(r->queue, drop_job);
+}
+
+/* Downloads on the main thread, in input order, from the reader's queue. */
+static void run_sequential(struct run *r)
+{
+	CURL *h = pdl_transfer_handle_create(&r->env);
+	struct pdl_job *job;
+	if (!h) {
+		r->setup_failed = true;
+		pdl_queue_abort(r->queue, drop_job);
+		return;
+	}
+	while ((job = pdl_queue_pop(r->queue))) {
+		pdl_pool_run_job(h, &r->env, &r->report, job);
+		pdl_job_destroy(job);
+	}
+	curl_easy_cleanup(h);
+}
+
+/* One pass over the lists; returns its wall time. */
+static double run_pass(struct run *r, bool sequential)
+{
+	const struct pdl_options *o = r->opt;
+	struct pdl_pool pool = {.hosts = o->max_per_host ? &r->hosts : NULL};
+	pthread_t reader;
+	size_t cap = sequential ? 2 : (size_t)o->jobs * 4;
+	double t0 = now_s();
+	/* On the heap: a reader stuck on an endless pipe may outlive us. */
+	struct pdl_queue *q = malloc(sizeof(*q));
+
+	if (!q || pdl_queue_init(q, cap < 16 ? 16 : cap)) {
+		pdl_errorf("out of memory");
+		free(q);
+		r->setup_failed = true;
+		return 0;
+	}
+	atomic_store(&r->reader_done, false);
+	atomic_store(&r->progress.total_final, false);
+	pthread_mutex_lock(&r->sig.lock);
+	r->queue = q;
+	pthread_mutex_unlock(&r->sig.lock);
+	if (stopping(r))
+		pdl_queue_abort(q, drop_job);
+
+	bool pool_up = false;
+	if (!sequential && !o->dry_run) {
+		pool_up = pdl_pool_start(&pool, (size_t)o->jobs, q, &r->env,
+					 &r->report) == 0;
+		if (!pool_up) {
+			r->setup_failed = true;
+			pdl_queue_abort(q, drop_job);
+		}
+	}
+	bool detached = false;
+	if (pthread_create(&reader, NULL, reader_main, r)) {
+		pdl_errorf("cannot start the list reader");
+		r->setup_failed = true;
+		pdl_queue_abort(q, drop_job);
+	} else {
+		if (sequential || o->dry_run || !pool_up)
+			run_sequential(r);
+		if (pool_up)
+			pdl_pool_join(&pool);
+		if (!stopping(r)) {
+			pthread_join(reader, NULL);
+		} else {
+			/* Interrupted: a reader blocked on a pipe that never
+			 * ends must not hold up the exit. */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(reader, NULL, &ts)) {
+				pthread_detach(reader);
+				detached = true;
+			}
+		}
+	}
+	pthread_mutex_lock(&r->sig.lock);
+	r->queue = NULL;
+	pthread_mutex_unlock(&r->sig.lock);
+	if (detached) {
+		r->reader_stuck = true;
+	} else {
+		pdl_queue_finish(q);
+		free(q);
+	}
+	return now_s() - t0;
+}
+
+static int check_lists(const struct pdl_options *o)
+{
+	for (size_t i = 0; i < o->n_inputs; i++) {
+		const char *p = o->inputs[i];
+		struct stat st;
+		if (!strcmp(p, "-"))
+			continue;
+		if (stat(p, &st) || access(p, R_OK)) {
+			pdl_errorf("cannot read list '%s': %s", p,
+				   strerror(errno));
+			return -1;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			pdl_errorf("cannot read list '%s': %s", p,
+				   strerror(EISDIR));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --compare reads the lists twice; stdin can only be read once, so it is
+ * copied to an unnamed temporary file first. */
+static int spool_stdin(struct run *r)
+{
+	const struct pdl_options *o = r->opt;
+	bool uses_stdin = o->n_inputs == 0;
+	for (size_t i = 0; i < o->n_inputs; i++)
+		uses_stdin |= !strcmp(o->inputs[i], "-");
+	if (!uses_stdin)
+		return 0;
+	r->spool = tmpfile();
+	if (!r->spool)
+		return -1;
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+		if (fwrite(buf, 1, n, r->spool) != n)
+			return -1;
+	return ferror(stdin) || fflush(r->spool) ? -1 : 0;
+}
+
+/* Removes a directory tree without following symlinks. */
+static int remove_tree(int parent, const char *name)
+{
+	int fd = openat(parent, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return unlinkat(parent, name, 0);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (e->d_type == DT_DIR)
+			remove_tree(dirfd(d), e->d_name);
+		else
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+	return unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/* --compare: the sequential pass writes into a scratch directory inside the
+ * output directory, removed afterwards, so the directory ends as after one
+ * normal run. */
+static double compare_sequential(struct run *r)
+{
+	char scratch[] = ".pdl-compare.XXXXXX";
+	int fd = -1;
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		snprintf(
+		    scratch, sizeof(scratch), ".pdl-compare.%06x",
+		    (unsigned)((unsigned)getpid() * 2654435761u + (unsigned)i) &
+			0xffffffu);
+		if (mkdirat(r->out.dirfd, scratch, 0700) == 0)
+			fd = openat(r->out.dirfd, scratch,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					O_CLOEXEC);
+	}
+	if (fd < 0) {
+		pdl_errorf("cannot create a scratch directory: %s",
+			   strerror(errno));
+		r->setup_failed = true;
+		return 0;
+	}
+	int real = r->out.dirfd;
+	r->out.dirfd = fd;
+	double t = run_pass(r, true);
+	r->out.dirfd = real;
+	close(fd);
+	remove_tree(real, scratch);
+	return t;
+}
+
+static int exit_status(struct run *r)
+{
+	int sig = atomic_load(&r->stop);
+	if (sig)
+		return sig == SIGINT ? PDL_EXIT_SIGINT : PDL_EXIT_SIGTERM;
+	if (r->setup_failed)
+		return PDL_EXIT_SETUP;
+	if (r->report.failed)
+		return PDL_EXIT_FAILED;
+	return PDL_EXIT_OK;
+}
+
+static void progress_hook(void *ctx, bool before)
+{
+	if (before)
+		pdl_progress_suspend(ctx);
+	else
+		pdl_progress_resume(ctx);
+}
+
+static bool want_progress(const struct pdl_options *o)
+{
+	if (o->progress == PDL_PROGRESS_NONE || o->dry_run)
+		return false;
+	if (o->progress == PDL_PROGRESS_BAR)
+		return true;
+	return !o->quiet && isatty(STDERR_FILENO);
+}
+
+int pdl_run(const struct pdl_options *o)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	char err[512];
+	int status = PDL_EXIT_SETUP;
+
+	if (!r) {
+		pdl_errorf("out of memory");
+		return PDL_EXIT_SETUP;
+	}
+	r->opt = o;
+	pdl_log_set_verbose(o->verbose);
+	if (check_lists(o))
+		goto out_free;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		pdl_errorf("cannot initialise libcurl");
+		goto out_free;
+	}
+	if (pdl_signals_start(&r->sig, &r->stop)) {
+		pdl_errorf("cannot set up signal handling");
+		goto out_curl;
+	}
+	pdl_signals_on_stop(&r->sig, on_stop, r);
+	if (pdl_outdir_open(&r->out, o->output_dir, !o->dry_run, err,
+			    sizeof(err))) {
+		pdl_errorf("%s", err);
+		goto out_signals;
+	}
+	r->out.overwrite = o->overwrite;
+	r->out.keep_partial = o->resume;
+	if (o->compare && spool_stdin(r)) {
+		pdl_errorf("cannot keep standard input for --compare: %s",
+			   strerror(errno));
+		goto out_outdir;
+	}
+	if (pdl_env_init(&r->env, o, &r->out, &r->stop)) {
+		pdl_errorf("cannot set up libcurl");
+		goto out_outdir;
+	}
+	pdl_progress_init(&r->progress);
+	r->env.progress = &r->progress;
+	if (o->limit_rate) {
+		pdl_ratelimit_init(&r->rate, o->limit_rate);
+		r->env.rate = &r->rate;
+	}
+	if (o->max_per_host && pdl_hostlimit_init(&r->hosts, o->max_per_host)) {
+		pdl_errorf("out of memory");
+		goto out_env;
+	}
+	pdl_report_init(&r->report, o, stdout);
+	if (want_progress(o) && !pdl_progress_start(&r->progress, stderr)) {
+		r->report.progress = &r->progress;
+		pdl_log_set_hook(progress_hook, &r->progress);
+	}
+
+	struct pdl_summary sum = {.jobs = o->sequential ? 1 : o->jobs};
+	if (o->compare) {
+		sum.compare = true;
+		sum.sequential_seconds = compare_sequential(r);
+		pdl_report_reset(&r->report);
+		pdl_progress_reset(&r->progress);
+		if (!stopping(r) && !r->setup_failed)
+			sum.parallel_seconds = run_pass(r, false);
+		sum.seconds = sum.parallel_seconds;
+	} else {
+		sum.seconds = run_pass(r, o->sequential);
+	}
+	pdl_log_set_hook(NULL, NULL);
+	r->report.progress = NULL;
+	pdl_progress_stop(&r->progress);
+	pdl_report_summary(&r->report, &sum);
+	status = exit_status(r);
+
+	pdl_report_finish(&r->report);
+	if (o->max_per_host)
+		pdl_hostlimit_finish(&r->hosts);
+out_env:
+	if (o->limit_rate)
+		pdl_ratelimit_finish(&r->rate);
+	pdl_progress_finish(&r->progress);
+	pdl_env_finish(&r->env);
+out_outdir:
+	if (r->spool)
+		fclose(r->spool);
+	pdl_outdir_close(&r->out);
+out_signals:
+	pdl_signals_on_stop(&r->sig, NULL, NULL);
+	pdl_signals_stop(&r->sig);
+out_curl:
+	if (r->reader_stuck)
+		return status; /* the reader may still touch r: leave it */
+	curl_global_cleanup();
+out_free:
+	free(r);
+	return status;
+}

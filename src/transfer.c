@@ -1,0 +1,522 @@
+/* One download with retries: libcurl on a reused handle, the body streamed
+ * straight into a temporary file, resumed with Range after a cut, renamed
+ * into place only when complete. */
+#include "transfer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "naming.h"
+#include "progress.h"
+#include "ratelimit.h"
+#include "urllist.h"
+
+#define RETRY_AFTER_CAP_S 60.0
+#define BACKOFF_BASE_S	  0.5
+#define BACKOFF_CAP_S	  30.0
+#define RECV_BUFFER	  (128 * 1024)
+
+/* State of one transfer, reached from libcurl's callbacks. */
+struct xfer {
+	CURL *h;
+	const struct pdl_env *env;
+	struct pdl_job *job;
+	struct pdl_outfile file;
+	bool file_open;
+	bool body_started;  /* this attempt has delivered body bytes */
+	int64_t range_from; /* offset asked for this attempt, 0: none */
+	long resp_code;	    /* of the response being received */
+	int64_t resp_range_start;
+	char *disposition;
+	int write_errno;
+	bool too_big;
+	bool bad_range;
+	int64_t bytes; /* body bytes received, all attempts */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool stopping(const struct pdl_env *env)
+{
+	return atomic_load_explicit(env->stop, memory_order_relaxed) != 0;
+}
+
+/* Sleeps up to s seconds in short steps so a stop request is seen within
+ * ~50 ms. Returns false when interrupted. */
+static bool nap(const struct pdl_env *env, double s)
+{
+	double end = now_s() + s;
+	for (;;) {
+		if (stopping(env))
+			return false;
+		double left = end - now_s();
+		if (left <= 0)
+			return true;
+		double step = left < 0.05 ? left : 0.05;
+		struct timespec ts = {0, (long)(step * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void lock_cb(CURL *h, curl_lock_data data, curl_lock_access access,
+		    void *userptr)
+{
+	pthread_mutex_t *locks = userptr;
+	pthread_mutex_lock(&locks[data]);
+}
+
+static void unlock_cb(CURL *h, curl_lock_data data, void *userptr)
+{
+	pthread_mutex_t *locks = userptr;
+	pthread_mutex_unlock(&locks[data]);
+}
+
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+int pdl_env_init(struct pdl_env *env, const struct pdl_options *opt,
+		 struct pdl_outdir *out, atomic_int *stop)
+{
+	memset(env, 0, sizeof(*env));
+	env->opt = opt;
+	env->out = out;
+	env->stop = stop;
+	for (size_t i = 0; i < opt->n_headers; i++) {
+		struct curl_slist *l =
+		    curl_slist_append(env->headers, opt->headers[i]);
+		if (!l)
+			goto fail;
+		env->headers = l;
+	}
+	env->share = curl_share_init();
+	if (!env->share)
+		goto fail;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_locks[i], NULL);
+	/* The connection cache is not shared: libcurl 7.88 does not support
+	 * that safely across threads. Each worker keeps its own. */
+	if (curl_share_setopt(env->share, CURLSHOPT_LOCKFUNC, lock_cb) ||
+	    curl_share_setopt(env->share, CURLSHOPT_UNLOCKFUNC, unlock_cb) ||
+	    curl_share_setopt(env->share, CURLSHOPT_USERDATA, share_locks) ||
+	    curl_share_setopt(env->share, CURLSHOPT_SHARE,
+			      CURL_LOCK_DATA_DNS) ||
+	    curl_share_setopt(env->share, CURLSHOPT_SHARE,
+			      CURL_LOCK_DATA_SSL_SESSION))
+		goto fail;
+	return 0;
+fail:
+	pdl_env_finish(env);
+	return -1;
+}
+
+void pdl_env_finish(struct pdl_env *env)
+{
+	if (env->share) {
+		curl_share_cleanup(env->share);
+		for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+			pthread_mutex_destroy(&share_locks[i]);
+	}
+	curl_slist_free_all(env->headers);
+	env->share = NULL;
+	env->headers = NULL;
+}
+
+CURL *pdl_transfer_handle_create(const struct pdl_env *env)
+{
+	const struct pdl_options *o = env->opt;
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                       \
+	do {                                                \
+		if (rc == CURLE_OK)                         \
+			rc = curl_easy_setopt(h, opt, val); \
+	} while (0)
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_SHARE, env->share);
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, o->max_redirs);
+	SET(CURLOPT_PROTOCOLS_STR, o->proto);
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, o->proto);
+	SET(CURLOPT_USERAGENT, o->user_agent);
+	if (env->headers)
+		SET(CURLOPT_HTTPHEADER, env->headers);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
+	if (o->timeout_ms)
+		SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
+	if (o->max_filesize)
+		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_filesize);
+	SET(CURLOPT_FAILONERROR, 1L);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
+	if (o->insecure) {
+		SET(CURLOPT_SSL_VERIFYPEER, 0L);
+		SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+#undef SET
+	if (rc != CURLE_OK) {
+		pdl_errorf("cannot set up libcurl: %s", curl_easy_strerror(rc));
+		curl_easy_cleanup(h);
+		return NULL;
+	}
+	return h;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userdata)
+{
+	struct xfer *x = userdata;
+	size_t len = size * n;
+	char line[1024];
+	size_t l = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+
+	memcpy(line, data, l);
+	line[l] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (!strncmp(line, "HTTP/", 5)) {
+		const char *sp = strchr(line, ' ');
+		x->resp_code = sp ? strtol(sp + 1, NULL, 10) : 0;
+		x->resp_range_start = -1;
+		free(x->disposition);
+		x->disposition = NULL;
+	} else if (!strncasecmp(line, "content-range:", 14)) {
+		long long start;
+		if (sscanf(line + 14, " bytes %lld-", &start) == 1)
+			x->resp_range_start = start;
+	} else if (!strncasecmp(line, "content-disposition:", 20) &&
+		   x->env->opt->content_disposition) {
+		free(x->disposition);
+		x->disposition = strdup(line + 20);
+	}
+	return len;
+}
+
+static int64_t file_offset(const struct xfer *x)
+{
+	return x->file_open ? x->file.resumed_from + x->file.written : 0;
+}
+
+/* The first body bytes of an attempt: decide whether they continue what is
+ * in the file (206 at the offset asked for) or replace it. */
+static bool begin_body(struct xfer *x)
+{
+	if (!x->file_open) {
+		if (pdl_outfile_open(&x->file, x->env->out, x->job->relname,
+				     false)) {
+			x->write_errno = errno;
+			return false;
+		}
+		x->file_open = true;
+		return true;
+	}
+	if (x->range_from > 0) {
+		if (x->resp_code == 206 && x->resp_range_start == x->range_from)
+			return true;
+		if (x->resp_code == 206) {
+			/* A range we did not ask for: start over next time. */
+			x->bad_range = true;
+			return false;
+		}
+	}
+	if (pdl_outfile_truncate(&x->file)) {
+		x->write_errno = errno;
+		return false;
+	}
+	return true;
+}
+
+static size_t on_write(char *data, size_t size, size_t n, void *userdata)
+{
+	struct xfer *x = userdata;
+	size_t len = size * n;
+	const struct pdl_env *env = x->env;
+
+	if (!x->body_started) {
+		x->body_started = true;
+		if (!begin_body(x))
+			return 0;
+	}
+	if (env->opt->max_filesize &&
+	    file_offset(x) + (int64_t)len > env->opt->max_filesize) {
+		x->too_big = true;
+		return 0;
+	}
+	if (pdl_outfile_write(&x->file, data, len)) {
+		x->write_errno = errno;
+		return 0;
+	}
+	x->bytes += (int64_t)len;
+	if (env->progress)
+		atomic_fetch_add_explicit(&env->progress->bytes, (long long)len,
+					  memory_order_relaxed);
+	if (env->rate) {
+		double wait = pdl_ratelimit_take(env->rate, len);
+		if (wait > 0)
+			nap(env, wait);
+	}
+	return len;
+}
+
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct xfer *x = userdata;
+	return stopping(x->env) ? 1 : 0;
+}
+
+static bool transient_status(long code)
+{
+	return code == 408 || code == 429 || (code >= 500 && code <= 599);
+}
+
+static bool transient_curl(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return true;
+	default:
+		return false;
+	}
+}
+
+enum verdict { V_OK, V_RETRY, V_FAIL, V_STOP };
+
+static enum verdict judge(struct xfer *x, CURLcode rc, char *err, size_t n)
+{
+	long code = 0;
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	if (rc == CURLE_OK)
+		return V_OK;
+	if (rc == CURLE_ABORTED_BY_CALLBACK || stopping(x->env)) {
+		snprintf(err, n, "interrupted");
+		return V_STOP;
+	}
+	if (x->write_errno) {
+		snprintf(err, n, "cannot write %s: %s", x->job->relname,
+			 strerror(x->write_errno));
+		return V_FAIL;
+	}
+	if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(err, n,
+			 "larger than --max-filesize (%" PRId64 " bytes)",
+			 x->env->opt->max_filesize);
+		return V_FAIL;
+	}
+	if (x->bad_range) {
+		snprintf(err, n, "server answered a different range");
+		return V_RETRY;
+	}
+	if (rc == CURLE_HTTP_RETURNED_ERROR) {
+		snprintf(err, n, "HTTP %ld", code);
+		return transient_status(code) ? V_RETRY : V_FAIL;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT &&
+	    strstr(x->errbuf, "too slow") != NULL) {
+		snprintf(err, n, "stalled: nothing received for %ld s",
+			 x->env->opt->stall_timeout_s);
+		return V_RETRY;
+	}
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+		snprintf(err, n, "protocol not allowed (--proto %s)%s%s",
+			 x->env->opt->proto, x->errbuf[0] ? ": " : "",
+			 x->errbuf);
+		return V_FAIL;
+	}
+	snprintf(err, n, "%s",
+		 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+	return transient_curl(rc) ? V_RETRY : V_FAIL;
+}
+
+static uint64_t jitter_state(const struct pdl_job *job)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)job->index << 32) ^
+		     0x9e3779b97f4a7c15ULL;
+	s ^= s >> 33;
+	s *= 0xff51afd7ed558ccdULL;
+	s ^= s >> 33;
+	return s;
+}
+
+/* Exponential backoff with jitter in [delay/2, delay], or what the server
+ * asked for with Retry-After, within a cap. */
+static double retry_delay(struct xfer *x, int attempt)
+{
+	curl_off_t after = 0;
+	if (curl_easy_getinfo(x->h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
+	    after > 0)
+		return (double)after < RETRY_AFTER_CAP_S ? (double)after
+							 : RETRY_AFTER_CAP_S;
+	double d = BACKOFF_BASE_S * pow(2.0, attempt - 1);
+	if (d > BACKOFF_CAP_S)
+		d = BACKOFF_CAP_S;
+	uint64_t r = jitter_state(x->job);
+	return d / 2 + d / 2 * ((double)(r >> 11) / 9007199254740992.0);
+}
+
+/* With --content-disposition, a name the server suggests replaces the one
+ * derived from the URL (not one given on the list line). */
+static void apply_disposition(struct xfer *x)
+{
+	if (!x->disposition || x->job->named)
+		return;
+	char *want = pdl_name_from_disposition(x->disposition);
+	if (!want || !strcmp(want, x->file.base)) {
+		free(want);
+		return;
+	}
+	char *final = NULL;
+	if (pdl_outdir_reserve(x->env->out, want, false, &final) ==
+	    PDL_RESERVE_OK) {
+		pdl_outdir_release(x->env->out, x->job->relname);
+		free(x->file.base);
+		x->file.base = final;
+		/* The caller releases job->relname: make it the new name. */
+		free(x->job->relname);
+		x->job->relname = strdup(final);
+	}
+	free(want);
+}
+
+static void finish_ok(struct xfer *x, struct pdl_result *res)
+{
+	if (!x->file_open) {
+		/* An empty body still makes a file. */
+		if (pdl_outfile_open(&x->file, x->env->out, x->job->relname,
+				     false)) {
+			snprintf(res->error, sizeof(res->error),
+				 "cannot create %s: %s", x->job->relname,
+				 strerror(errno));
+			res->outcome = PDL_FAILED;
+			return;
+		}
+		x->file_open = true;
+	}
+	apply_disposition(x);
+	x->file_open = false;
+	if (pdl_outfile_commit(&x->file)) {
+		snprintf(res->error, sizeof(res->error), "cannot save %s: %s",
+			 x->job->relname, strerror(errno));
+		res->outcome = PDL_FAILED;
+		return;
+	}
+	res->outcome = PDL_OK;
+	res->path = strdup(x->job->relname);
+}
+
+void pdl_transfer_run(CURL *h, const struct pdl_env *env, struct pdl_job *job,
+		      struct pdl_result *res)
+{
+	const struct pdl_options *o = env->opt;
+	struct xfer x = {.h = h, .env = env, .job = job};
+	double t0 = now_s();
+	char err[sizeof(res->error)] = "";
+
+	memset(res, 0, sizeof(*res));
+	res->outcome = PDL_FAILED;
+	if (o->resume) {
+		if (pdl_outfile_open(&x.file, env->out, job->relname, true)) {
+			snprintf(res->error, sizeof(res->error),
+				 "cannot create %s: %s", job->relname,
+				 strerror(errno));
+			return;
+		}
+		x.file_open = true;
+	}
+
+	curl_easy_setopt(h, CURLOPT_URL, job->url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x.errbuf);
+
+	for (int attempt = 1;; attempt++) {
+		res->attempts = attempt;
+		x.range_from = file_offset(&x);
+		x.body_started = false;
+		x.bad_range = false;
+		x.write_errno = 0;
+		x.resp_code = 0;
+		x.errbuf[0] = '\0';
+		curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE,
+				 (curl_off_t)x.range_from);
+
+		CURLcode rc = curl_easy_perform(h);
+		enum verdict v = judge(&x, rc, err, sizeof(err));
+		if (x.bad_range && x.file_open)
+			pdl_outfile_truncate(&x.file);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+		if (v == V_OK) {
+			finish_ok(&x, res);
+			break;
+		}
+		snprintf(res->error, sizeof(res->error), "%s", err);
+		if (v == V_STOP) {
+			res->outcome = PDL_INTERRUPTED;
+			break;
+		}
+		if (v == V_FAIL || attempt > o->retries)
+			break;
+		double wait = retry_delay(&x, attempt);
+		pdl_debugf("%s: %s; retry %d of %ld in %.1fs%s", job->shown_url,
+			   err, attempt, o->retries, wait,
+			   file_offset(&x) > 0 ? ", resuming" : "");
+		if (!nap(env, wait)) {
+			res->outcome = PDL_INTERRUPTED;
+			snprintf(res->error, sizeof(res->error), "interrupted");
+			break;
+		}
+	}
+	if (res->outcome == PDL_OK && pdl_log_verbose()) {
+		long redirs = 0;
+		char *eff = NULL;
+		curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &redirs);
+		curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
+		if (redirs > 0 && eff) {
+			char *shown = pdl_url_redact(eff);
+			pdl_debugf("%s: followed %ld redirect%s to %s",
+				   job->shown_url, redirs,
+				   redirs == 1 ? "" : "s", shown ? shown : "");
+			free(shown);
+		}
+	}
+	if (x.file_open) {
+		bool keep = o->resume && file_offset(&x) > 0;
+		pdl_outfile_abort(&x.file, keep);
+	}
+	free(x.disposition);
+	/* The handle outlives this frame; nothing may point into it. */
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	res->bytes = x.bytes;
+	res->seconds = now_s() - t0;
+}

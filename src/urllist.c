@@ -1,0 +1,310 @@
+/* Reading URL lists line by line in bounded memory, and deciding which lines
+ * are usable URLs. Everything here runs on the single reader thread. */
+#include "urllist.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+int pdl_list_open(struct pdl_list_reader *r, const char *path)
+{
+	struct stat st;
+	FILE *fp;
+
+	r->fp = NULL;
+	r->own_fp = false;
+	r->lineno = 0;
+	r->reason[0] = '\0';
+	if (strcmp(path, "-") == 0) {
+		r->fp = stdin;
+		r->label = "<stdin>";
+		return 0;
+	}
+	fp = fopen(path, "re");
+	if (!fp)
+		return -1;
+	/* fopen() happily opens a directory; reads would then fail with
+	 * EISDIR, too late for the setup error the caller wants to give. */
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		errno = EISDIR;
+		return -1;
+	}
+	r->fp = fp;
+	r->label = path;
+	r->own_fp = true;
+	return 0;
+}
+
+void pdl_list_close(struct pdl_list_reader *r)
+{
+	if (r->fp && r->own_fp)
+		fclose(r->fp);
+	r->fp = NULL;
+	r->own_fp = false;
+}
+
+void pdl_list_next(struct pdl_list_reader *r, struct pdl_line *out)
+{
+	FILE *fp = r->fp;
+	char *p = r->buf;
+	/* One byte beyond PDL_LINE_MAX is kept so that a line of exactly
+	 * PDL_LINE_MAX bytes may still end in CRLF. */
+	char *end = r->buf + sizeof(r->buf);
+	bool too_long = false, failed;
+	size_t len;
+	int c, err;
+
+	memset(out, 0, sizeof(*out));
+	flockfile(fp);
+	while ((c = getc_unlocked(fp)) != '\n' && c != EOF) {
+		if (p < end)
+			*p++ = (char)c;
+		else
+			too_long = true;
+	}
+	err = errno;
+	failed = c == EOF && ferror(fp);
+	funlockfile(fp);
+
+	len = (size_t)(p - r->buf);
+	if (failed) {
+		snprintf(r->reason, sizeof(r->reason), "%s", strerror(err));
+		out->kind = PDL_LINE_IOERR;
+		out->lineno = r->lineno + 1;
+		out->reason = r->reason;
+		return;
+	}
+	if (c == EOF && len == 0) {
+		out->kind = PDL_LINE_EOF;
+		out->lineno = r->lineno;
+		return;
+	}
+	out->lineno = ++r->lineno;
+	if (!too_long && len > 0 && r->buf[len - 1] == '\r')
+		len--;
+	if (too_long || len > PDL_LINE_MAX) {
+		out->kind = PDL_LINE_BAD;
+		out->reason = "line too long (over 8192 bytes)";
+		return;
+	}
+	r->buf[len] = '\0';
+	pdl_line_parse(r->buf, len, out);
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* The NAME column is everything after the blanks that end the URL, trimmed,
+ * so names may contain inner blanks. line[len] must be writable: the URL or
+ * name may end there and is NUL-terminated in place. */
+void pdl_line_parse(char *line, size_t len, struct pdl_line *out)
+{
+	size_t i = 0, j;
+
+	out->url = NULL;
+	out->name = NULL;
+	out->reason = NULL;
+	if (memchr(line, '\0', len)) {
+		out->kind = PDL_LINE_BAD;
+		out->reason = "line contains a NUL byte";
+		return;
+	}
+	while (len > 0 && is_blank(line[len - 1]))
+		len--;
+	while (i < len && is_blank(line[i]))
+		i++;
+	if (i == len || line[i] == '#') {
+		out->kind = PDL_LINE_SKIP;
+		return;
+	}
+	out->kind = PDL_LINE_URL;
+	out->url = line + i;
+	while (i < len && !is_blank(line[i]))
+		i++;
+	j = i;
+	while (j < len && is_blank(line[j]))
+		j++;
+	if (j < len)
+		out->name = line + j;
+	line[i] = '\0';
+	line[len] = '\0';
+}
+
+static const struct {
+	CURLUcode code;
+	const char *text;
+} url_errors[] = {
+    {CURLUE_MALFORMED_INPUT, "malformed URL"},
+    {CURLUE_BAD_PORT_NUMBER, "bad port number"},
+    {CURLUE_UNSUPPORTED_SCHEME, "unsupported scheme"},
+    {CURLUE_URLDECODE, "bad percent-encoding"},
+    {CURLUE_OUT_OF_MEMORY, "out of memory"},
+    {CURLUE_NO_HOST, "no host"},
+    {CURLUE_BAD_FILE_URL, "bad file URL"},
+    {CURLUE_BAD_FRAGMENT, "bad fragment"},
+    {CURLUE_BAD_HOSTNAME, "bad host name"},
+    {CURLUE_BAD_IPV6, "bad IPv6 address"},
+    {CURLUE_BAD_LOGIN, "bad user name or password"},
+    {CURLUE_BAD_PASSWORD, "bad password"},
+    {CURLUE_BAD_PATH, "bad path"},
+    {CURLUE_BAD_QUERY, "bad query"},
+    {CURLUE_BAD_SCHEME, "bad scheme"},
+    {CURLUE_BAD_SLASHES, "no // after the scheme"},
+    {CURLUE_BAD_USER, "bad user name"},
+};
+
+static const char *url_error_text(const char *url, CURLUcode rc)
+{
+	size_t i;
+
+	/* libcurl says "bad scheme" both for "ht_tp://x" and for a bare
+	 * "example.com/x"; the latter is the common mistake. */
+	if (rc == CURLUE_BAD_SCHEME && !strstr(url, "://"))
+		return "no scheme";
+	for (i = 0; i < sizeof(url_errors) / sizeof(url_errors[0]); i++)
+		if (url_errors[i].code == rc)
+			return url_errors[i].text;
+	return curl_url_strerror(rc);
+}
+
+static bool proto_allowed(const char *scheme, const char *protos)
+{
+	size_t n = strlen(scheme);
+	const char *p = protos, *q;
+
+	while (*p) {
+		q = strchr(p, ',');
+		if (!q)
+			q = p + strlen(p);
+		while (p < q && *p == ' ')
+			p++;
+		if ((size_t)(q - p) >= n && strncasecmp(p, scheme, n) == 0) {
+			const char *t = p + n;
+
+			while (t < q && *t == ' ')
+				t++;
+			if (t == q)
+				return true;
+		}
+		p = *q ? q + 1 : q;
+	}
+	return false;
+}
+
+/* The scheme refusal names the scheme, so it lives in a per-thread buffer:
+ * *reason stays valid until the next pdl_url_check() on the same thread.
+ * All other reasons are static. */
+static _Thread_local char scheme_reason[96];
+
+int pdl_url_check(const char *url, const char *protos, const char **reason)
+{
+	const unsigned char *s;
+	CURLU *h;
+	CURLUcode rc;
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int ret = -1;
+
+	if (!protos)
+		protos = "http,https";
+	if (!url || !*url) {
+		*reason = "empty URL";
+		return -1;
+	}
+	/* libcurl would take some of these (a space in the path, a tab in the
+	 * query); they never belong in a URL read from a list. */
+	for (s = (const unsigned char *)url; *s; s++) {
+		if (*s < 0x20 || *s == 0x7f) {
+			*reason = "control character in URL";
+			return -1;
+		}
+		if (*s == ' ') {
+			*reason = "space in URL";
+			return -1;
+		}
+	}
+
+	h = curl_url();
+	if (!h) {
+		*reason = "out of memory";
+		return -1;
+	}
+	/* Unknown schemes parse, so that the refusal below names them. */
+	rc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+	if (rc) {
+		*reason = url_error_text(url, rc);
+		goto out;
+	}
+	rc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+	if (rc) {
+		*reason = url_error_text(url, rc);
+		goto out;
+	}
+	if (!proto_allowed(scheme, protos)) {
+		snprintf(scheme_reason, sizeof(scheme_reason),
+			 "scheme '%.32s' not allowed (--proto)", scheme);
+		*reason = scheme_reason;
+		goto out;
+	}
+	rc = curl_url_get(h, CURLUPART_HOST, &host, 0);
+	if (rc || !host || !*host) {
+		*reason = "no host";
+		goto out;
+	}
+	/* Port 0 parses but can never be connected to. */
+	if (curl_url_get(h, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+	    strcmp(port, "0") == 0) {
+		*reason = "bad port number";
+		goto out;
+	}
+	*reason = NULL;
+	ret = 0;
+out:
+	curl_free(port);
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(h);
+	return ret;
+}
+
+/* Works on the text as given, not on libcurl's parse, so that lines libcurl
+ * refuses are redacted too and nothing but the password changes. The
+ * userinfo ends at the last '@' before the first '/' of the authority: when
+ * in doubt more is hidden, never less. */
+char *pdl_url_redact(const char *url)
+{
+	const char *auth, *auth_end, *at = NULL, *colon, *p;
+	size_t pre, post;
+	char *out;
+
+	if (!url)
+		return NULL;
+	auth = strstr(url, "://");
+	auth = auth ? auth + 3 : url;
+	auth_end = strchr(auth, '/');
+	if (!auth_end)
+		auth_end = auth + strlen(auth);
+	for (p = auth; p < auth_end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return strdup(url);
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	if (!colon || colon + 1 == at)
+		return strdup(url);
+
+	pre = (size_t)(colon + 1 - url);
+	post = strlen(at);
+	out = malloc(pre + 3 + post + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, url, pre);
+	memcpy(out + pre, "***", 3);
+	memcpy(out + pre + 3, at, post + 1);
+	return out;
+}

@@ -1,0 +1,56 @@
+/* Reading URL lists: one line at a time from a file or stdin, bounded
+ * memory whatever the input, each line checked with libcurl's URL parser. */
+#ifndef PDL_URLLIST_H
+#define PDL_URLLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Longer lines are reported as unusable, and only this much is ever held. */
+#define PDL_LINE_MAX 8192
+
+enum pdl_line_kind {
+	PDL_LINE_URL,  /* url (and maybe name) set */
+	PDL_LINE_SKIP, /* blank or comment */
+	PDL_LINE_BAD,  /* reason set */
+	PDL_LINE_EOF,
+	PDL_LINE_IOERR, /* reason set; the list cannot be read further */
+};
+
+struct pdl_line {
+	enum pdl_line_kind kind;
+	long lineno;
+	char *url;  /* points into the reader's buffer, valid until next call */
+	char *name; /* optional NAME column, likewise; NULL when absent */
+	const char *reason;
+};
+
+struct pdl_list_reader {
+	FILE *fp;
+	const char *label; /* "-" shows as "<stdin>" */
+	bool own_fp;
+	long lineno;
+	char buf[PDL_LINE_MAX + 1];
+	char reason[128];
+};
+
+/* path "-" is stdin. Returns -1 with errno set when the file cannot be
+ * opened. */
+int pdl_list_open(struct pdl_list_reader *r, const char *path);
+void pdl_list_close(struct pdl_list_reader *r);
+void pdl_list_next(struct pdl_list_reader *r, struct pdl_line *out);
+
+/* Splits one line (already stripped of its newline, len bytes, may contain
+ * NUL) in place into url and optional name. Pure; used by pdl_list_next and
+ * the tests. */
+void pdl_line_parse(char *line, size_t len, struct pdl_line *out);
+
+/* Checks url with libcurl's URL API against a comma-separated protocol list
+ * ("http,https"). Returns 0 when usable, else -1 with *reason static text. */
+int pdl_url_check(const char *url, const char *protos, const char **reason);
+
+/* Copy of url with any password replaced by "***"; malloc'd. */
+char *pdl_url_redact(const char *url);
+
+#endif

@@ -1,0 +1,266 @@
+"""Shared pieces of pdl's end-to-end tests: the fixture server, running the
+real pdl binary, sandboxes with canaries, and checks every test repeats.
+
+Everything binds 127.0.0.1 (or another loopback address), every wait has a
+time bound, and every process started here is stopped by its PID."""
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+PDL = os.environ.get("PDL", "pdl")
+SERVER = os.environ.get("FIXTURE_SERVER", "pdl-fixture-server")
+FIXTURES = os.environ.get(
+    "FIXTURES_DIR",
+    os.path.join(os.path.dirname(__file__), "..", "..", "fixtures"))
+TMP_SUFFIX = ".pdl-part"
+# Under .ci/run's valgrind pass every pdl run goes through memcheck.
+VALGRIND = os.environ.get("PDL_VALGRIND") == "1"
+SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer",
+                   b"WARNING: ThreadSanitizer", b"runtime error:",
+                   b"ERROR: ThreadSanitizer")
+
+
+def check_sanitizers(err, who="pdl"):
+    """A sanitizer or valgrind report is a failure whatever the test
+    expected of the exit status."""
+    for mark in SANITIZER_MARKS:
+        if mark in err:
+            raise AssertionError("%s: sanitizer report:\n%s" %
+                                 (who, err.decode("utf-8", "replace")))
+
+
+def pattern(n, start=0):
+    """The /bytes/N body: byte i is i % 251."""
+    block = bytes(range(251))
+    first = start % 251
+    data = (block[first:] + block * (n // 251 + 2))
+    return data[:n]
+
+
+class Server:
+    """The fixture server on a loopback address and a port it chooses."""
+
+    def __init__(self, bind="127.0.0.1", root=None, port=0):
+        root = root or os.path.join(FIXTURES, "files")
+        self.proc = subprocess.Popen(
+            [SERVER, "--bind", bind, "--port", str(port), "--root", root],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        line = self.proc.stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            self.stop()
+            raise RuntimeError("fixture server did not start")
+        self.port = int(line)
+        self.host = bind
+        self.base = "http://%s:%d" % (bind, self.port)
+
+    def url(self, path):
+        return self.base + path
+
+    def get(self, path, timeout=10):
+        with urllib.request.urlopen(self.url(path), timeout=timeout) as r:
+            return r.read()
+
+    def stats(self):
+        return json.loads(self.get("/stats"))
+
+    def reset_stats(self):
+        self.get("/stats/reset")
+
+    def log(self):
+        return [json.loads(l) for l in self.get("/log").splitlines() if l]
+
+    def reset_log(self):
+        self.get("/log/reset")
+
+    def stop(self):
+        """Stops the server by its PID; a sanitizer report or a bad exit
+        status from it fails the test."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+            raise AssertionError("fixture server ignored SIGTERM")
+        check_sanitizers(err or b"", "fixture server")
+        if self.proc.returncode != 0:
+            raise AssertionError("fixture server exited with %r: %s" % (
+                self.proc.returncode, (err or b"")[-2000:]))
+
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out
+        self.err = err
+
+    @property
+    def stdout(self):
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def stderr(self):
+        return self.err.decode("utf-8", "replace")
+
+    def json(self):
+        return [json.loads(l) for l in self.out.splitlines() if l.strip()]
+
+    def files(self):
+        return [o for o in self.json() if o.get("type") == "file"]
+
+    def summary(self):
+        s = [o for o in self.json() if o.get("type") == "summary"]
+        assert len(s) == 1, "expected one summary, got %r" % (s,)
+        return s[0]
+
+    def __repr__(self):
+        return "Result(rc=%r, stdout=%r, stderr=%r)" % (
+            self.rc, self.stdout[-2000:], self.stderr[-2000:])
+
+
+def run_pdl(args, stdin=None, timeout=60, cwd=None, env=None):
+    """Runs pdl to completion within timeout seconds (killed beyond)."""
+    e = dict(os.environ)
+    e.pop("NO_COLOR", None)
+    if env:
+        e.update(env)
+    cmd = [PDL] + list(args)
+    if VALGRIND:
+        cmd = ["valgrind", "-q", "--error-exitcode=86", "--leak-check=full",
+               "--errors-for-leak-kinds=definite,indirect",
+               "--show-leak-kinds=definite,indirect"] + cmd
+        timeout *= 10
+    p = subprocess.Popen(cmd, cwd=cwd, env=e,
+                         stdin=subprocess.PIPE if stdin is not None
+                         else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(
+            stdin.encode() if isinstance(stdin, str) else stdin,
+            timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError("pdl did not finish in %ss: %r" %
+                             (timeout, err[-2000:]))
+    check_sanitizers(err)
+    if VALGRIND and p.returncode == 86:
+        raise AssertionError("valgrind found errors:\n" +
+                             err.decode("utf-8", "replace"))
+    return Result(p.returncode, out, err)
+
+
+def tree(path):
+    """Every entry below path, relative, with its kind and content hash."""
+    found = {}
+    for root, dirs, files in os.walk(path, followlinks=False):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, path)
+            if os.path.islink(full):
+                found[rel] = ("link", os.readlink(full))
+            elif os.path.isdir(full):
+                found[rel] = ("dir", None)
+            else:
+                with open(full, "rb") as f:
+                    found[rel] = ("file", f.read())
+    return found
+
+
+class Sandbox:
+    """A temporary directory holding the output directory `out` and canary
+    files beside it that no run may touch."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="pdl-e2e-")
+        self.out = os.path.join(self.root, "out")
+        self.canary = os.path.join(self.root, "canary")
+        os.mkdir(self.canary)
+        with open(os.path.join(self.canary, "secret.txt"), "wb") as f:
+            f.write(b"canary, never overwritten\n")
+        self.before = None
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def write_list(self, lines, name="urls.txt"):
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write("".join(l + "\n" for l in lines))
+        return p
+
+    def snapshot_outside(self):
+        """What is outside out/, to compare after a run."""
+        t = tree(self.root)
+        return {k: v for k, v in t.items()
+                if not (k == "out" or k.startswith("out" + os.sep))}
+
+    def out_files(self):
+        if not os.path.isdir(self.out):
+            return {}
+        return {k: v[1] for k, v in tree(self.out).items() if v[0] == "file"}
+
+    def temp_files(self):
+        return [k for k in self.out_files() if k.endswith(TMP_SUFFIX)]
+
+    def remove(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class E2E(unittest.TestCase):
+    """Base class: one fixture server per test class, a fresh sandbox per
+    test, and the checks every run owes: nothing outside out/ changed and
+    no temporary file left behind."""
+
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.stop()
+
+    def setUp(self):
+        self.box = Sandbox()
+        self.outside = self.box.snapshot_outside()
+
+    def tearDown(self):
+        self.box.remove()
+
+    def url(self, path):
+        return self.server.url(path)
+
+    def pdl(self, *args, **kw):
+        return run_pdl(list(args), **kw)
+
+    def assert_clean(self, allow_temp=False):
+        """Nothing outside out/ changed (lists written by the test aside),
+        and no temporary files unless allowed."""
+        after = self.box.snapshot_outside()
+        for k, v in self.outside.items():
+            self.assertEqual(after.get(k), v, "changed outside out/: " + k)
+        for k in after:
+            if k not in self.outside and not k.endswith(".txt") \
+                    and not k.endswith(".lst"):
+                self.fail("new entry outside out/: " + k)
+        if not allow_temp:
+            self.assertEqual(self.box.temp_files(), [],
+                             "temporary files left")
+
+
+def main():
+    unittest.main(verbosity=2)
