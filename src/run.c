@@ -43,7 +43,8 @@ struct run {
 	bool setup_failed;
 	atomic_bool reader_done;
 	bool reader_stuck; /* detached on a stop; it still uses this struct */
-	struct pdl_queue *queue;
+	struct pdl_queue *queue; /* for the signal thread, under its lock */
+	struct pdl_queue *reader_queue; /* set before the reader starts */
 };
 
 static double now_s(void)
@@ -233,7 +234,7 @@ out:
 static void *reader_main(void *arg)
 {
 	struct run *r = arg;
-	read_lists(r, r->queue);
+	read_lists(r, r->reader_queue);
 	return NULL;
 }
 
@@ -301,6 +302,7 @@ static double run_pass(struct run *r, bool sequential)
 		}
 	}
 	bool detached = false;
+	r->reader_queue = q;
 	if (pthread_create(&reader, NULL, reader_main, r)) {
 		pdl_errorf("cannot start the list reader");
 		r->setup_failed = true;
@@ -496,6 +498,8 @@ int pdl_run(const struct pdl_options *o)
 		pdl_errorf("%s", err);
 		goto out_signals;
 	}
+	if (o->insecure)
+		pdl_warnf("TLS peers are not verified (--insecure)");
 	r->out.overwrite = o->overwrite;
 	r->out.keep_partial = o->resume;
 	if (o->compare && spool_stdin(r)) {

@@ -329,6 +329,14 @@ static enum verdict judge(struct xfer *x, CURLcode rc, char *err, size_t n)
 		snprintf(err, n, "server answered a different range");
 		return V_RETRY;
 	}
+	if (rc == CURLE_HTTP_RETURNED_ERROR && code == 416 &&
+	    x->range_from > 0) {
+		/* The kept part is no prefix the server recognises (perhaps
+		 * the file changed): start over from zero. */
+		snprintf(err, n, "HTTP 416 for the kept part; starting over");
+		x->bad_range = true;
+		return V_RETRY;
+	}
 	if (rc == CURLE_HTTP_RETURNED_ERROR) {
 		snprintf(err, n, "HTTP %ld", code);
 		return transient_status(code) ? V_RETRY : V_FAIL;
