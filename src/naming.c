@@ -24,10 +24,9 @@ static size_t utf8_seqlen(unsigned char lead)
 	return 1;
 }
 
-/* How many of the len bytes of s to keep so that at most max remain
- * without splitting a UTF-8 sequence. Invalid bytes are names too on
- * Linux, so they are only ever cut, never rejected. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
+/* Invalid bytes are names too on Linux, so they are only ever cut, never
+ * rejected. */
+size_t pdl_utf8_cut(const char *s, size_t len, size_t max)
 {
 	const unsigned char *u = (const unsigned char *)s;
 
@@ -89,7 +88,7 @@ char *pdl_name_sanitize(const char *in, size_t len)
 	if (len > PDL_NAME_MAX) {
 		size_t ext = ext_start(out, len);
 		size_t extlen = len - ext;
-		size_t keep = utf8_cut(out, ext, PDL_NAME_MAX - extlen);
+		size_t keep = pdl_utf8_cut(out, ext, PDL_NAME_MAX - extlen);
 
 		memmove(out + keep, out + ext, extlen + 1);
 	}
@@ -251,7 +250,7 @@ char *pdl_name_numbered(const char *name, unsigned n)
 	/* "a." has the empty extension ".", so it becomes "a.1." */
 	ext = ext_start(base, blen);
 	extlen = blen - ext;
-	stem = utf8_cut(base, ext, PDL_NAME_MAX - (size_t)numlen - extlen);
+	stem = pdl_utf8_cut(base, ext, PDL_NAME_MAX - (size_t)numlen - extlen);
 	out = malloc(dirlen + stem + (size_t)numlen + extlen + 1);
 	if (!out)
 		return NULL;

@@ -30,6 +30,10 @@ char *pdl_name_check_relative(const char *name, const char **reason);
  * ".bashrc.2". The numbered base still fits PDL_NAME_MAX. malloc'd. */
 char *pdl_name_numbered(const char *name, unsigned n);
 
+/* How many of the len bytes of s to keep so that at most max remain
+ * without splitting a UTF-8 sequence. */
+size_t pdl_utf8_cut(const char *s, size_t len, size_t max);
+
 /* Base name from a Content-Disposition header value, made safe; NULL when
  * the header names nothing usable. malloc'd. */
 char *pdl_name_from_disposition(const char *value);

@@ -144,39 +144,6 @@ static void nameset_remove(struct pdl_nameset *s, const char *name)
 	s->count--;
 }
 
-static size_t utf8_seqlen(unsigned char lead)
-{
-	if (lead >= 0xc0 && lead <= 0xdf)
-		return 2;
-	if (lead >= 0xe0 && lead <= 0xef)
-		return 3;
-	if (lead >= 0xf0 && lead <= 0xf7)
-		return 4;
-	return 1;
-}
-
-/* Bytes of s to keep for at most max without splitting a UTF-8 sequence
- * (the same rule as in naming.c). */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	if (len <= max)
-		return len;
-	if ((u[max] & 0xc0) != 0x80)
-		return max;
-	for (size_t i = max; i > 0 && max - i < 3; i--) {
-		unsigned char c = u[i - 1];
-
-		if ((c & 0xc0) == 0x80)
-			continue;
-		if (utf8_seqlen(c) > max - (i - 1))
-			return i - 1;
-		break;
-	}
-	return max;
-}
-
 char *pdl_outfile_tmpname(const char *base)
 {
 	size_t len = strlen(base);
@@ -192,7 +159,7 @@ char *pdl_outfile_tmpname(const char *base)
 	 * must not share a temporary file: a hash tells them apart. */
 	room -= TMP_HASH_LEN;
 	if (asprintf(&tmp, TMP_PREFIX "%.*s~%016llx" TMP_SUFFIX,
-		     (int)utf8_cut(base, len, room), base,
+		     (int)pdl_utf8_cut(base, len, room), base,
 		     (unsigned long long)hash_name(base)) < 0)
 		return NULL;
 	return tmp;

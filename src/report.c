@@ -302,12 +302,20 @@ void pdl_report_dry(struct pdl_report *r, const struct pdl_job *job)
 void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s)
 {
 	struct sbuf b = {0};
-	char size[32], rate[32], dur[32];
+	char size[32], rate[32], dur[32], d1[32], d2[32];
 	double secs = s->seconds > 0 ? s->seconds : 0;
-	double bps = secs > 0 ? (double)r->bytes / secs : 0;
 
 	pthread_mutex_lock(&r->lock);
+	double bps = secs > 0 ? (double)r->bytes / secs : 0;
 	uint64_t ok = r->ok + r->skipped;
+	/* Efficiency: how busy the jobs were, from the per-file times. */
+	double speedup = 0, efficiency = 0;
+	if (s->compare && s->parallel_seconds > 0) {
+		speedup = s->sequential_seconds / s->parallel_seconds;
+		if (s->jobs > 0)
+			efficiency = r->busy_seconds /
+				     ((double)s->jobs * s->parallel_seconds);
+	}
 	if (r->json) {
 		sb_printf(&b,
 			  "{\"type\":\"summary\",\"urls\":%llu,\"ok\":%llu,"
@@ -322,36 +330,16 @@ void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s)
 		if (r->interrupted)
 			sb_printf(&b, ",\"interrupted\":%llu",
 				  (unsigned long long)r->interrupted);
-		if (s->compare) {
-			double sp =
-			    s->parallel_seconds > 0
-				? s->sequential_seconds / s->parallel_seconds
-				: 0;
-			double eff =
-			    s->parallel_seconds > 0 && s->jobs > 0
-				? r->busy_seconds /
-				      ((double)s->jobs * s->parallel_seconds)
-				: 0;
+		if (s->compare)
 			sb_printf(&b,
 				  ",\"sequential_seconds\":%.3f,"
 				  "\"parallel_seconds\":%.3f,\"speedup\":%.3f,"
 				  "\"efficiency\":%.3f",
 				  s->sequential_seconds, s->parallel_seconds,
-				  sp, eff);
-		}
+				  speedup, efficiency);
 		sb_puts(&b, "}\n");
 	} else {
-		if (s->compare) {
-			double sp =
-			    s->parallel_seconds > 0
-				? s->sequential_seconds / s->parallel_seconds
-				: 0;
-			double eff =
-			    s->parallel_seconds > 0 && s->jobs > 0
-				? r->busy_seconds /
-				      ((double)s->jobs * s->parallel_seconds)
-				: 0;
-			char d1[32], d2[32];
+		if (s->compare)
 			sb_printf(&b,
 				  "compare: sequential %s, parallel %s with "
 				  "%ld jobs: %.2fx faster, efficiency %.0f%%\n",
@@ -359,8 +347,7 @@ void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s)
 						      s->sequential_seconds),
 				  pdl_format_duration(d2, sizeof(d2),
 						      s->parallel_seconds),
-				  s->jobs, sp, eff * 100);
-		}
+				  s->jobs, speedup, efficiency * 100);
 		sb_printf(&b, "%llu URLs: %llu ok, %llu failed",
 			  (unsigned long long)r->urls, (unsigned long long)ok,
 			  (unsigned long long)r->failed);

@@ -274,6 +274,10 @@ static double run_pass(struct run *r, bool sequential)
 	struct pdl_pool pool = {.hosts = o->max_per_host ? &r->hosts : NULL};
 	pthread_t reader;
 	size_t cap = sequential ? 2 : (size_t)o->jobs * 4;
+	/* With a per-host limit, workers pick past a busy host's URLs: give
+	 * them a wider window of the list to pick from. */
+	if (!sequential && o->max_per_host && cap < 1024)
+		cap = 1024;
 	double t0 = now_s();
 	/* On the heap: a reader stuck on an endless pipe may outlive us. */
 	struct pdl_queue *q = malloc(sizeof(*q));
