@@ -264,3 +264,95 @@ class E2E(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# ---- added for the feature tests (test_names, test_concurrency) ----------
+
+class EchoServer:
+    """A small HTTP/1.1 keep-alive server on 127.0.0.1 answering every GET
+    with 200 and the request target as body (after `?delay=S`, S <= 10,
+    seconds). It counts the TCP connections it accepted, which the fixture
+    server cannot tell.
+
+    `/pattern/N` answers with pattern(N), written in 16 KiB pieces on a
+    socket with a 32 KiB send buffer, and records (path, t_start, t_end,
+    marks) in `timings`: time.monotonic() when the request arrived and when
+    the last piece was taken by the kernel, and (time, bytes so far) after
+    each piece. Unlike the fixture server, whose socket buffers hold
+    megabytes on loopback, it sees the pace of the reader."""
+
+    def __init__(self):
+        import http.server
+        import socket
+        import threading
+        outer = self
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.paths = []
+        self.timings = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                with outer.lock:
+                    outer.connections += 1
+                self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                                        32 * 1024)
+                super().setup()
+
+            def send_pattern(self, n):
+                t_start = time.monotonic()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(n))
+                self.end_headers()
+                body = pattern(n)
+                marks = []
+                for i in range(0, n, 16384):
+                    self.wfile.write(body[i:i + 16384])
+                    marks.append((time.monotonic(), min(n, i + 16384)))
+                with outer.lock:
+                    outer.timings.append((self.path, t_start,
+                                          time.monotonic(), marks))
+
+            def do_GET(self):
+                with outer.lock:
+                    outer.paths.append(self.path)
+                if self.path.startswith("/pattern/"):
+                    return self.send_pattern(
+                        int(self.path[9:].partition("?")[0]))
+                q = self.path.partition("?")[2]
+                for kv in q.split("&"):
+                    if kv.startswith("delay="):
+                        try:
+                            time.sleep(min(float(kv[6:]), 10.0))
+                        except ValueError:
+                            pass
+                body = self.path.encode("latin-1", "replace")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return self.base + path
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)

@@ -1,0 +1,151 @@
+"""End-to-end: -j and --sequential. The fixture server counts requests in
+flight (max_concurrent), so the pool's bound is observed from outside."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import pattern  # noqa: E402
+
+
+class Concurrency(harness.E2E):
+
+    def setUp(self):
+        super().setUp()
+        self.server.reset_stats()
+        self.server.reset_log()
+
+    def slow(self, n, secs, tag="x"):
+        return [self.url("/%s%d/%s" % (tag, i, secs)) for i in range(n)]
+
+    def run_list(self, urls, *args):
+        lst = self.box.write_list(urls)
+        r = self.pdl("--json", "-o", self.box.out, *args, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(len(r.files()), len(urls))
+        self.assertTrue(all(f["ok"] for f in r.files()), r)
+        return r
+
+    def max_concurrent(self):
+        return self.server.stats()["max_concurrent"]
+
+    def test_j1_is_one_at_a_time(self):
+        self.run_list(self.slow(4, 0.3), "-j", "1")
+        self.assertEqual(self.max_concurrent(), 1)
+        self.assertEqual(self.server.stats()["requests"], 4)
+        self.assert_clean()
+
+    def test_j5_reaches_five(self):
+        urls = [self.url("/x/1")] * 5
+        r = self.run_list(urls, "-j", "5")
+        self.assertEqual(self.max_concurrent(), 5)
+        # five URLs of one name: 1, 1.1, ... 1.4, all whole
+        names = sorted(os.path.basename(f["path"]) for f in r.files())
+        self.assertEqual(names, ["1", "1.1", "1.2", "1.3", "1.4"])
+        bodies = set(self.box.out_files().values())
+        self.assertEqual(len(bodies), 1)
+        self.assertTrue(next(iter(bodies)).endswith(b"x launched!\n"))
+        self.assert_clean()
+
+    def test_j3_bound_on_nine(self):
+        self.run_list(self.slow(9, 0.5), "-j", "3")
+        self.assertEqual(self.max_concurrent(), 3)
+        log = [e for e in self.server.log() if e["path"].startswith("/x")]
+        self.assertEqual(len(log), 9)
+        # an independent check from the request log: at no request's start
+        # were more than 3 requests open
+        for e in log:
+            open_then = [o for o in log if o["t_start"] <= e["t_start"]
+                         and (o["t_end"] is None
+                              or o["t_end"] > e["t_start"])]
+            self.assertLessEqual(len(open_then), 3)
+        self.assert_clean()
+
+    def test_sequential_in_input_order(self):
+        # uneven delays: a pool would finish these out of order
+        secs = (0.4, 0.1, 0.3, 0.05, 0.2)
+        urls = [self.url("/s%d/%s" % (i, s)) for i, s in enumerate(secs)]
+        r = self.run_list(urls, "--sequential")
+        self.assertEqual(self.max_concurrent(), 1)
+        self.assertEqual([f["url"] for f in r.files()], urls)
+        self.assertEqual(r.summary()["jobs"], 1)
+        log = [e for e in self.server.log() if e["path"].startswith("/s")]
+        self.assertEqual([e["path"] for e in log],
+                         [u[len(self.server.base):] for u in urls])
+        for a, b in zip(log, log[1:]):
+            self.assertLessEqual(a["t_end"], b["t_start"])
+        self.assert_clean()
+
+    def test_sequential_text_summary_says_one_job(self):
+        lst = self.box.write_list([self.url("/bytes/10")])
+        r = self.pdl("-s", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertTrue(r.stdout.splitlines()[-1].endswith(", 1 job"), r)
+        self.assert_clean()
+
+    def test_sequential_and_pool_make_the_same_tree(self):
+        urls = []
+        for i in range(12):
+            urls.append(self.url("/bytes/%d" % (1000 + 7 * (i % 4))))
+        urls += [self.url("/files/hello.txt"),
+                 self.url("/files/sub/nested.txt") + " sub/a.txt",
+                 self.url("/bytes/5") + " sub/a.txt",
+                 self.url("/redirect/2"),
+                 self.url("/t/0.2"),
+                 self.url("/t/0.2")]
+        lst = self.box.write_list(urls)
+        trees = []
+        for args in (["--sequential"], ["-j", "8"]):
+            r = self.pdl("-o", self.box.out, *args, lst)
+            self.assertEqual(r.rc, 0, r)
+            trees.append(self.box.out_files())
+            harness.shutil.rmtree(self.box.out)
+        self.assertEqual(trees[0], trees[1])
+        self.assertEqual(len(trees[0]), len(urls))
+        self.assertEqual(trees[0]["1000.2"], pattern(1000))
+        self.assertEqual(trees[0]["sub/a.1.txt"], pattern(5))
+        self.assert_clean()
+
+    def test_j1024_works(self):
+        n = 50
+        r = self.run_list(self.slow(n, 1, "k"), "-j", "1024")
+        self.assertEqual(r.summary()["jobs"], 1024)
+        self.assertEqual(len(self.box.out_files()), n)
+        want = n if not harness.VALGRIND else 9
+        self.assertGreaterEqual(self.max_concurrent(), want)
+        self.assert_clean()
+
+    def test_2000_urls_on_stdin(self):
+        n = 2000
+        stdin = "".join(self.url("/bytes/100") + "\n" for _ in range(n))
+        r = self.pdl("-j", "16", "--json", "-o", self.box.out, stdin=stdin,
+                     timeout=180)
+        self.assertEqual(r.rc, 0, r)
+        files = self.box.out_files()
+        want = {"100"} | {"100.%d" % i for i in range(1, n)}
+        self.assertEqual(set(files), want)
+        self.assertEqual(set(files.values()), {pattern(100)})
+        s = r.summary()
+        self.assertEqual((s["urls"], s["ok"], s["failed"], s["bytes"]),
+                         (n, n, 0, 100 * n))
+        self.assertLessEqual(self.max_concurrent(), 16)
+        self.assert_clean()
+
+    def test_keepalive_reuses_connections(self):
+        echo = harness.EchoServer()
+        try:
+            urls = [echo.url("/ka/%d" % i) for i in range(50)]
+            r = self.run_list(urls, "-j", "2")
+            self.assertEqual(len(echo.paths), 50)
+            # two workers, each with its own handle: a handful of
+            # connections, not one per URL
+            self.assertLessEqual(echo.connections, 6, echo.connections)
+        finally:
+            echo.stop()
+        self.assertEqual(len(self.box.out_files()), 50)
+        self.assert_clean()
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,313 @@
+"""End-to-end: output names. URL -> name rules as a table, collisions and
+their numbering in input order, existing files, --overwrite, symlinks in the
+output directory, refused `URL NAME` names, and --dry-run."""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import pattern  # noqa: E402
+
+LONG_A = "a" * 296 + ".txt"                  # 300 bytes
+LONG_E = "%C3%A9" * 150 + ".txt"             # 300 bytes once decoded
+
+# (path and query of the URL, the name pdl must give the file)
+NAME_TABLE = (
+    ("/n/file.txt?x=1&y=2", "file.txt"),
+    ("/q/file2.txt?a=/b/c.zip", "file2.txt"),
+    ("/n/frag.txt#part", "frag.txt"),
+    ("/n/both.txt?x=1#y", "both.txt"),
+    ("/n/a%20b.txt", "a b.txt"),
+    ("/n/caf%C3%A9.txt", "caf\u00e9.txt"),
+    ("/n/pct%25sign", "pct%sign"),
+    ("/n/a%2Fb", "a_b"),
+    ("/n/a%2fc%2F..%2Fd", "a_c_.._d"),
+    ("/n/%2e%2e", "__"),
+    ("/n/%2E", "_"),
+    ("/n/..%2F..%2Fetc%2Fpasswd", ".._.._etc_passwd"),
+    ("/n/a%5Cb", "a_b"),
+    ("/n/", "index.html"),
+    ("/", "index.html"),
+    ("/n/?q=1", "index.html"),
+    ("/n/x/../dots.txt", "dots.txt"),
+    ("/n/" + LONG_A, "a" * 251 + ".txt"),
+    # 251 bytes would split the 126th two-byte character: 250 are kept
+    ("/n/" + LONG_E, "\u00e9" * 125 + ".txt"),
+    ("/n/c%01t%1Fr%7Fl%0A.txt", "c_t_r_l_.txt"),
+    ("/n/tab%09x", "tab_x"),
+    ("/n/nul%00x", "nul_x"),
+    ("/n/.hidden", ".hidden"),
+)
+
+
+class Names(harness.E2E):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.echo = harness.EchoServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.echo.stop()
+        super().tearDownClass()
+
+    def eurl(self, path):
+        return self.echo.url(path)
+
+    def by_url(self, r):
+        return {f["url"]: f for f in r.files()}
+
+    # -- URL -> name ------------------------------------------------------
+
+    def test_name_table(self):
+        # one run per row, each into its own directory: rows may share a
+        # name, and a collision must not hide a wrong name
+        for i, (path, name) in enumerate(NAME_TABLE):
+            with self.subTest(path=path[:60]):
+                url = self.eurl(path)
+                out = os.path.join(self.box.out, "row%d" % i)
+                plan = self.pdl("-n", "--json", "-o", out,
+                                stdin=url + "\n")
+                self.assertEqual(plan.rc, 0, plan)
+                self.assertFalse(os.path.exists(out))
+                want = os.path.join(out, name)
+                self.assertEqual(
+                    [o["path"] for o in plan.json() if o["type"] == "plan"],
+                    [want])
+                run = self.pdl("--json", "-o", out, stdin=url + "\n")
+                self.assertEqual(run.rc, 0, run)
+                self.assertEqual([f["path"] for f in run.files()], [want])
+                self.assertEqual(os.listdir(out), [name])
+                self.assertLessEqual(len(name.encode()), 255)
+                # the body is the target the server saw: the right URL
+                # went to the right name
+                with open(want, "rb") as f:
+                    self.assertEqual(f.read(), path.split("#")[0].replace(
+                        "/x/../", "/").encode())
+        self.assert_clean()
+
+    # -- collisions -------------------------------------------------------
+
+    def test_collisions_numbered_in_input_order(self):
+        # the first URLs answer last, so completion order is not input order
+        n = 8
+        urls = [self.eurl("/d%d/x?delay=%.1f" % (i, (n - i) * 0.1))
+                for i in range(n)]
+        urls += [self.eurl("/e%d/x.bin?delay=%.1f" % (i, (3 - i) * 0.1))
+                 for i in range(3)]
+        lst = self.box.write_list(urls)
+        want = {u: "x" if i == 0 else "x.%d" % i
+                for i, u in enumerate(urls[:n])}
+        want.update({u: "x.bin" if i == 0 else "x.%d.bin" % i
+                     for i, u in enumerate(urls[n:])})
+        for attempt in range(3):
+            with self.subTest(attempt=attempt):
+                out = self.box.path("out", "run%d" % attempt)
+                r = self.pdl("-j", "8", "--json", "-o", out, lst)
+                self.assertEqual(r.rc, 0, r)
+                got = {u: os.path.relpath(f["path"], out)
+                       for u, f in self.by_url(r).items()}
+                self.assertEqual(got, want)
+                for u, name in want.items():
+                    with open(os.path.join(out, name), "rb") as f:
+                        self.assertEqual(f.read(),
+                                         u[len(self.echo.base):].encode())
+        self.assert_clean()
+
+    def test_named_lines_collide_too(self):
+        lst = self.box.write_list([
+            self.url("/bytes/10") + " same.dat",
+            self.url("/bytes/20") + " same.dat",
+            self.url("/bytes/30") + " sub/same.dat",
+            self.url("/bytes/40") + " sub/same.dat",
+        ])
+        r = self.pdl("-j", "4", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.box.out_files(), {
+            "same.dat": pattern(10), "same.1.dat": pattern(20),
+            "sub/same.dat": pattern(30), "sub/same.1.dat": pattern(40)})
+        self.assert_clean()
+
+    def test_existing_file_is_numbered_and_untouched(self):
+        os.mkdir(self.box.out)
+        for name, body in (("17", b"old 17\n"), ("17.1", b"old 17.1\n"),
+                           ("18", b"old 18\n")):
+            with open(os.path.join(self.box.out, name), "wb") as f:
+                f.write(body)
+        lst = self.box.write_list([self.url("/bytes/17"),
+                                   self.url("/bytes/18")])
+        r = self.pdl("--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.box.out_files(), {
+            "17": b"old 17\n", "17.1": b"old 17.1\n", "17.2": pattern(17),
+            "18": b"old 18\n", "18.1": pattern(18)})
+        self.assert_clean()
+
+    def test_overwrite_replaces(self):
+        os.mkdir(self.box.out)
+        with open(os.path.join(self.box.out, "19"), "wb") as f:
+            f.write(b"old\n")
+        r = self.pdl("--overwrite", "--json", "-o", self.box.out,
+                     stdin=self.url("/bytes/19") + "\n")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.files()[0]["path"],
+                         os.path.join(self.box.out, "19"))
+        self.assertEqual(self.box.out_files(), {"19": pattern(19)})
+        self.assert_clean()
+
+    # -- symlinks ---------------------------------------------------------
+
+    def plant_link(self, name, target):
+        os.makedirs(self.box.out, exist_ok=True)
+        os.symlink(target, os.path.join(self.box.out, name))
+
+    def test_symlink_at_final_name_not_written_through(self):
+        secret = os.path.join(self.box.canary, "secret.txt")
+        for i, target in enumerate((secret, "../../canary/secret.txt")):
+            with self.subTest(target=target):
+                out = os.path.join(self.box.out, "o%d" % i)
+                os.makedirs(out)
+                os.symlink(target, os.path.join(out, "23"))
+                os.symlink(target, os.path.join(out, "named.bin"))
+                lst = self.box.write_list([
+                    self.url("/bytes/23"),
+                    self.url("/bytes/24") + " named.bin"])
+                r = self.pdl("--json", "-o", out, lst)
+                self.assertEqual(r.rc, 0, r)
+                self.assertEqual(
+                    sorted(os.path.relpath(f["path"], out)
+                           for f in r.files()), ["23.1", "named.1.bin"])
+                for name in ("23", "named.bin"):
+                    link = os.path.join(out, name)
+                    self.assertTrue(os.path.islink(link))
+                    self.assertEqual(os.readlink(link), target)
+                self.assertEqual(
+                    {k: v for k, v in self.box.out_files().items()
+                     if k.startswith("o%d/" % i)},
+                    {"o%d/23.1" % i: pattern(23),
+                     "o%d/named.1.bin" % i: pattern(24)})
+        self.assert_clean()
+
+    def test_symlink_with_overwrite_not_written_through(self):
+        self.plant_link("25", os.path.join(self.box.canary, "secret.txt"))
+        r = self.pdl("--overwrite", "-o", self.box.out,
+                     stdin=self.url("/bytes/25") + "\n")
+        self.assertEqual(r.rc, 0, r)
+        link = os.path.join(self.box.out, "25")
+        # the link itself is replaced by the file, never followed
+        self.assertFalse(os.path.islink(link))
+        self.assertEqual(self.box.out_files(), {"25": pattern(25)})
+        self.assert_clean()
+
+    def test_symlinked_subdirectory_refused(self):
+        self.plant_link("sub", self.box.canary)
+        self.plant_link("rel", "../canary")
+        lst = self.box.write_list([
+            self.url("/bytes/26") + " sub/evil.bin",
+            self.url("/bytes/27") + " rel/deeper/evil.bin",
+            self.url("/bytes/28") + " fine/good.bin",
+        ])
+        r = self.pdl("--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 1, r)
+        res = self.by_url(r)
+        for n in (26, 27):
+            f = res[self.url("/bytes/%d" % n)]
+            self.assertFalse(f["ok"], f)
+            self.assertIsNone(f["path"])
+        self.assertTrue(res[self.url("/bytes/28")]["ok"])
+        self.assertEqual(os.listdir(self.box.canary), ["secret.txt"])
+        self.assertEqual(self.box.out_files(), {"fine/good.bin": pattern(28)})
+        self.assert_clean()
+
+    # -- refused names ----------------------------------------------------
+
+    def test_bad_names_refused_with_file_and_line(self):
+        bad = ("../x", "/abs", "/etc/passwd", "a/../../x", "..", "./x",
+               "a/./b", "dir/", "a\\b", "a\x01b")
+        lines = [self.url("/bytes/29") + " ok.bin"]
+        lines += [self.url("/bytes/%d" % (100 + i)) + " " + name
+                  for i, name in enumerate(bad)]
+        lines.append(self.url("/bytes/30"))
+        lst = self.box.write_list(lines)
+        r = self.pdl("--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 1, r)
+        res = self.by_url(r)
+        for i, name in enumerate(bad):
+            with self.subTest(name=name):
+                f = res.get(self.url("/bytes/%d" % (100 + i)))
+                self.assertIsNotNone(f, r)
+                self.assertFalse(f["ok"])
+                self.assertIsNone(f["path"])
+                self.assertEqual(f["attempts"], 0)
+                self.assertTrue(f["error"].startswith(
+                    "%s:%d: " % (lst, i + 2)), f["error"])
+        self.assertEqual(self.box.out_files(),
+                         {"ok.bin": pattern(29), "30": pattern(30)})
+        s = r.summary()
+        self.assertEqual((s["urls"], s["ok"], s["failed"]),
+                         (len(bad) + 2, 2, len(bad)))
+        self.assertFalse(os.path.exists(self.box.path("x")))
+        self.assertFalse(os.path.exists(self.box.path("abs")))
+        self.assert_clean()
+
+    def test_bad_name_text_line(self):
+        lst = self.box.write_list([self.url("/bytes/31") + " ../x"])
+        r = self.pdl("-o", self.box.out, lst)
+        self.assertEqual(r.rc, 1, r)
+        first = r.stdout.splitlines()[0]
+        self.assertRegex(first, r"^FAIL   -        0 B   0\.00s  %s:1: .+: %s$"
+                         % (re.escape(lst),
+                            re.escape(self.url("/bytes/31"))))
+        self.assert_clean()
+
+    # -- dry run ----------------------------------------------------------
+
+    def test_dry_run_creates_nothing(self):
+        out = os.path.join(self.box.out, "not", "yet")
+        lst = self.box.write_list([self.url("/bytes/32"),
+                                   self.url("/bytes/32"),
+                                   self.url("/bytes/33") + " sub/named.bin"])
+        before = self.server.stats()["requests"]
+        r = self.pdl("-n", "-o", out, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout.splitlines()[:3], [
+            "%s -> %s" % (self.url("/bytes/32"), os.path.join(out, "32")),
+            "%s -> %s" % (self.url("/bytes/32"), os.path.join(out, "32.1")),
+            "%s -> %s" % (self.url("/bytes/33"),
+                          os.path.join(out, "sub/named.bin"))])
+        self.assertFalse(os.path.exists(self.box.out))
+        self.assertEqual(self.server.stats()["requests"], before)
+        self.assert_clean()
+
+    def test_dry_run_json_and_existing(self):
+        os.mkdir(self.box.out)
+        with open(os.path.join(self.box.out, "34"), "wb") as f:
+            f.write(b"here\n")
+        lst = self.box.write_list([self.url("/bytes/34"),
+                                   self.url("/bytes/35")])
+        for extra, exists_path in (([], "34.1"), (["-c"], "34")):
+            with self.subTest(extra=extra):
+                r = self.pdl("-n", "--json", "-o", self.box.out,
+                             *extra, lst)
+                self.assertEqual(r.rc, 0, r)
+                plans = [o for o in r.json() if o["type"] == "plan"]
+                self.assertEqual(len(plans), 2)
+                self.assertEqual(set(plans[0]),
+                                 {"type", "url", "path", "exists"})
+                self.assertEqual(plans[0]["path"],
+                                 os.path.join(self.box.out, exists_path))
+                self.assertIs(plans[0]["exists"], bool(extra))
+                self.assertIs(plans[1]["exists"], False)
+                self.assertEqual(self.box.out_files(), {"34": b"here\n"})
+        r = self.pdl("-n", "-c", "-o", self.box.out, lst)
+        self.assertEqual(r.stdout.splitlines()[0], "%s -> %s (exists, skipped)"
+                         % (self.url("/bytes/34"),
+                            os.path.join(self.box.out, "34")))
+        self.assert_clean()
+
+
+if __name__ == "__main__":
+    harness.main()
