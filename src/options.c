@@ -406,7 +406,16 @@ enum pdl_parse_result pdl_options_parse(struct pdl_options *o, int argc,
 			return PDL_PARSE_ERROR;
 		case '?':
 		default:
-			if (optopt)
+			/* A known long option given a value it does not take
+			 * ("--json=1") also lands here, with optopt set to
+			 * its table value, which may be no character. An
+			 * unknown short option is never in the table. */
+			if (optopt &&
+			    strcmp(option_label(optopt, label, sizeof(label)),
+				   "?"))
+				fail(err, errlen, "option '%s' takes no value",
+				     label);
+			else if (optopt)
 				fail(err, errlen, "unknown option '-%c'",
 				     optopt);
 			else

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TMP_PREFIX    "."
@@ -350,15 +351,43 @@ static void hint_set(struct pdl_nameset *s, const char *want, unsigned next)
 	s->hint_next = next;
 }
 
+/* A final name in the form of a temporary one (".x.pdl-part") would be
+ * taken for one later: removed by a run without -c, appended to by a run
+ * with it. Its leading dot becomes '_', as sanitising does with dots. */
+static bool tmp_form(const char *base)
+{
+	size_t len = strlen(base), sl = strlen(TMP_SUFFIX);
+
+	return base[0] == TMP_PREFIX[0] && len > sl &&
+	       !strcmp(base + len - sl, TMP_SUFFIX);
+}
+
+static char *not_tmp_form(const char *want)
+{
+	char *s = strdup(want);
+	char *base;
+
+	if (!s)
+		return NULL;
+	base = strrchr(s, '/');
+	base = base ? base + 1 : s;
+	if (tmp_form(base))
+		base[0] = '_';
+	return s;
+}
+
 enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 				    bool resume, char **final)
 {
 	enum pdl_reserve r = PDL_RESERVE_ERROR;
-	char *cand = NULL;
+	char *cand = NULL, *safe = not_tmp_form(want);
 	unsigned first;
 	int taken;
 
 	*final = NULL;
+	if (!safe)
+		return PDL_RESERVE_ERROR;
+	want = safe;
 	pthread_mutex_lock(&d->lock);
 	first = hint_start(d->reserved, want);
 	for (unsigned n = first; n - first <= RESERVE_TRIES; n++) {
@@ -380,11 +409,70 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 	errno = EEXIST;
 out:
 	pthread_mutex_unlock(&d->lock);
+	free(safe);
 	*final = cand;
 	return r;
 }
 
-void pdl_outdir_release(struct pdl_outdir *d, const char *final)
+/* Unlinks rel below dirfd; no directory on the way may be a symlink. */
+static void unlink_below(int dirfd, const char *rel)
+{
+	int fd = dirfd;
+	const char *p = rel, *slash;
+	char comp[PDL_NAME_MAX + 1];
+
+	while ((slash = strchr(p, '/'))) {
+		size_t len = (size_t)(slash - p);
+		int sub = -1;
+
+		if (len && len <= PDL_NAME_MAX) {
+			memcpy(comp, p, len);
+			comp[len] = '\0';
+			sub = openat(fd, comp,
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW |
+					 O_CLOEXEC);
+		}
+		if (fd != dirfd)
+			close(fd);
+		if (sub < 0)
+			return;
+		fd = sub;
+		p = slash + 1;
+	}
+	unlinkat(fd, p, 0);
+	if (fd != dirfd)
+		close(fd);
+}
+
+void pdl_outdir_remove_temps(struct pdl_outdir *d)
+{
+	struct timespec until;
+
+	if (!d->reserved || d->dirfd < 0 || d->keep_partial)
+		return;
+	/* Never wait long: the caller is about to end the process. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 200 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&d->lock, &until))
+		return;
+	for (size_t i = 0; i < d->reserved->nslots; i++) {
+		for (struct name_entry *e = d->reserved->slots[i]; e;
+		     e = e->next) {
+			const char *base = strrchr(e->name, '/');
+
+			if (tmp_form(base ? base + 1 : e->name))
+				unlink_below(d->dirfd, e->name);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* written: the file is known to be in place, so no need to look. */
+static void release(struct pdl_outdir *d, const char *final, bool written)
 {
 	char *tmp;
 	bool freed;
@@ -394,7 +482,7 @@ void pdl_outdir_release(struct pdl_outdir *d, const char *final)
 	/* Should this fail, the stale entry only numbers a later name. */
 	tmp = tmp_relpath(final);
 	/* a number becomes free again only when nothing was written */
-	freed = d->overwrite || on_disk(d, final) != 1;
+	freed = d->overwrite || (!written && on_disk(d, final) != 1);
 	pthread_mutex_lock(&d->lock);
 	nameset_remove(d->reserved, final);
 	if (tmp)
@@ -403,6 +491,37 @@ void pdl_outdir_release(struct pdl_outdir *d, const char *final)
 		d->reserved->hint_next = 0;
 	pthread_mutex_unlock(&d->lock);
 	free(tmp);
+}
+
+void pdl_outdir_release(struct pdl_outdir *d, const char *final)
+{
+	release(d, final, false);
+}
+
+void pdl_outdir_release_written(struct pdl_outdir *d, const char *final)
+{
+	release(d, final, true);
+}
+
+void pdl_outdir_forget(struct pdl_outdir *d)
+{
+	struct pdl_nameset *s = d->reserved;
+
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct name_entry *e = s->slots[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+		s->slots[i] = NULL;
+	}
+	s->count = 0;
+	free(s->hint_want);
+	s->hint_want = NULL;
+	s->hint_next = 0;
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void outfile_finish(struct pdl_outfile *f)
@@ -544,6 +663,16 @@ int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 	if (resume) {
 		if (!open_partial(f))
 			return 0;
+		/* A link or a FIFO is no partial file of ours: its name is
+		 * removed (never what it points to) and the file made anew. */
+		if (errno == EMLINK || errno == EINVAL) {
+			if (f->fd >= 0)
+				close(f->fd);
+			f->fd = -1;
+			if (unlinkat(f->parentfd, f->tmpname, 0) < 0)
+				goto fail;
+			errno = ENOENT;
+		}
 		if (errno != ENOENT)
 			goto fail;
 		f->fd = create_tmp(f);

@@ -43,6 +43,17 @@ enum pdl_reserve {
 enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 				    bool resume, char **final);
 void pdl_outdir_release(struct pdl_outdir *d, const char *final);
+/* The same for a name whose file was just put in place: spares the look on
+ * disk that tells whether its number became free again. */
+void pdl_outdir_release_written(struct pdl_outdir *d, const char *final);
+/* Drops every reservation and numbering hint: after --compare's scratch
+ * pass, whose files are gone, names are counted afresh. */
+void pdl_outdir_forget(struct pdl_outdir *d);
+
+/* Removes the temporary files of every name reserved (unless
+ * keep_partial): the last act of a process told to quit at once. Waits
+ * at most 0.2 s for the lock. */
+void pdl_outdir_remove_temps(struct pdl_outdir *d);
 
 /* One file being written. */
 struct pdl_outfile {

@@ -37,8 +37,12 @@ void pdl_pool_run_job(CURL *h, const struct pdl_env *env, struct pdl_report *r,
 	/* With --continue every name stays reserved for the whole run, so a
 	 * later URL of the same name is numbered as in the run that made the
 	 * files. */
-	if (!env->opt->resume)
-		pdl_outdir_release(env->out, job->relname);
+	if (!env->opt->resume) {
+		if (res.outcome == PDL_OK)
+			pdl_outdir_release_written(env->out, job->relname);
+		else
+			pdl_outdir_release(env->out, job->relname);
+	}
 	pdl_report_file(r, job, &res);
 	pdl_result_finish(&res);
 }

@@ -17,6 +17,8 @@ int pdl_queue_init(struct pdl_queue *q, size_t cap)
 	q->cap = cap;
 	q->head = 0;
 	q->len = 0;
+	q->pushers = 0;
+	q->pred_poppers = 0;
 	q->closed = false;
 	if (pthread_mutex_init(&q->lock, NULL))
 		goto err_items;
@@ -50,25 +52,33 @@ void pdl_queue_finish(struct pdl_queue *q)
 bool pdl_queue_push(struct pdl_queue *q, void *item)
 {
 	pthread_mutex_lock(&q->lock);
-	while (!q->closed && q->len == q->cap)
+	while (!q->closed && q->len == q->cap) {
+		q->pushers++;
 		pthread_cond_wait(&q->not_full, &q->lock);
+		q->pushers--;
+	}
 	if (q->closed) {
 		pthread_mutex_unlock(&q->lock);
 		return false;
 	}
 	q->items[(q->head + q->len) % q->cap] = item;
 	q->len++;
-	/* Broadcast, not signal: pop_if waiters may use different predicates,
-	 * and a signal taken by one that refuses this item would be lost to
-	 * one that would accept it. */
-	pthread_cond_broadcast(&q->not_empty);
+	/* Broadcast when pop_if waiters with a predicate are about: a signal
+	 * taken by one that refuses this item would be lost to one that would
+	 * accept it. Plain poppers all take anything: waking one is enough,
+	 * and waking all only to send all but one back to sleep costs each a
+	 * context switch per item. */
+	if (q->pred_poppers)
+		pthread_cond_broadcast(&q->not_empty);
+	else
+		pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->lock);
 	return true;
 }
 
 /* Removes the item at offset i from the head, keeping the others in order
  * by closing the gap from whichever side is shorter. Lock held. */
-static void *take_at(struct pdl_queue *q, size_t i)
+static void *take_at(struct pdl_queue *q, size_t i, bool eager)
 {
 	void *item = q->items[(q->head + i) % q->cap];
 	size_t k;
@@ -84,7 +94,12 @@ static void *take_at(struct pdl_queue *q, size_t i)
 			    q->items[(q->head + k + 1) % q->cap];
 	}
 	q->len--;
-	pthread_cond_signal(&q->not_full);
+	/* A waiting producer is woken once half the room is free, not for
+	 * every slot: it then pushes a batch in one go instead of sleeping
+	 * and waking once per item. With a predicate the items left may all
+	 * be refused, so the producer is woken at once to bring others. */
+	if (q->pushers && (eager || q->len <= q->cap / 2))
+		pthread_cond_signal(&q->not_full);
 	/* Waiters that refused the last item must now see closed-and-empty. */
 	if (q->closed && q->len == 0)
 		pthread_cond_broadcast(&q->not_empty);
@@ -107,14 +122,18 @@ void *pdl_queue_pop_if(struct pdl_queue *q, pdl_queue_pred pred, void *ctx)
 				break;
 		}
 		if (i < q->len) {
-			item = take_at(q, i);
+			item = take_at(q, i, pred != NULL);
 			break;
 		}
 		/* Closed with items left that pred refuses: whoever changes
 		 * what pred reads calls pdl_queue_wake. */
 		if (q->closed && q->len == 0)
 			break;
+		if (pred)
+			q->pred_poppers++;
 		pthread_cond_wait(&q->not_empty, &q->lock);
+		if (pred)
+			q->pred_poppers--;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return item;

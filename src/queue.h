@@ -13,6 +13,8 @@ struct pdl_queue {
 	pthread_cond_t not_full;
 	void **items;
 	size_t cap, head, len;
+	size_t pushers;	     /* waiting for room */
+	size_t pred_poppers; /* waiting in pop_if with a predicate */
 	bool closed;
 };
 

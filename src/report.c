@@ -118,11 +118,18 @@ void pdl_report_reset(struct pdl_report *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void pdl_report_mute(struct pdl_report *r, bool muted)
+{
+	pthread_mutex_lock(&r->lock);
+	r->muted = muted;
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Called with the lock held. A closed stdout must not stop the downloads:
  * note it once and keep counting. */
 static void emit(struct pdl_report *r, struct sbuf *b)
 {
-	if (b->oom || r->out_broken)
+	if (b->oom || r->out_broken || r->muted)
 		return;
 	pdl_progress_suspend(r->progress);
 	int rc = fputs(b->p, r->out) == EOF || fflush(r->out) == EOF;
@@ -229,8 +236,16 @@ void pdl_report_file(struct pdl_report *r, const struct pdl_job *job,
 		     const struct pdl_result *res)
 {
 	struct sbuf b = {0};
-	char *path = res->path ? join_path(r->dir, res->path) : NULL;
 	bool good = res->outcome == PDL_OK || res->outcome == PDL_SKIPPED;
+
+	if (r->quiet && good) {
+		/* -q: counted, never shown, so not formatted either */
+		pthread_mutex_lock(&r->lock);
+		count(r, res);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	char *path = res->path ? join_path(r->dir, res->path) : NULL;
 
 	if (r->json) {
 		sb_puts(&b, "{\"type\":\"file\",\"url\":");

@@ -23,6 +23,7 @@ struct pdl_report {
 	int64_t bytes;
 	double busy_seconds; /* sum of per-file times */
 	bool out_broken;     /* stdout closed: keep counting, stop writing */
+	bool muted;	     /* count only: --compare's first pass */
 	struct pdl_progress *progress; /* hidden while a line is written */
 };
 
@@ -50,5 +51,9 @@ void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s);
 
 /* Clears the counters, for the second half of --compare. */
 void pdl_report_reset(struct pdl_report *r);
+/* While muted, results are counted but no line is written: --compare's
+ * sequential pass, whose files do not stay, would otherwise give every URL
+ * two lines. */
+void pdl_report_mute(struct pdl_report *r, bool muted);
 
 #endif

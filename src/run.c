@@ -135,9 +135,10 @@ static struct pdl_job *make_job(struct run *r, const char *src,
 static bool settle_early(struct run *r, struct pdl_job *job)
 {
 	if (r->opt->dry_run) {
+		/* The name stays reserved: in a real run the earlier file
+		 * would be there, so a later URL of the same name must be
+		 * shown numbered exactly as it would be. */
 		pdl_report_dry(&r->report, job);
-		if (!r->opt->resume)
-			pdl_outdir_release(&r->out, job->relname);
 		return true;
 	}
 	if (job->exists) {
@@ -241,6 +242,14 @@ static void *reader_main(void *arg)
 static void drop_job(void *item)
 {
 	pdl_job_destroy(item);
+}
+
+/* A second signal ends the process at once; only the temporary files of
+ * the transfers cut short go first. */
+static void on_quit(void *ctx)
+{
+	struct run *r = ctx;
+	pdl_outdir_remove_temps(&r->out);
 }
 
 static void on_stop(void *ctx)
@@ -438,10 +447,15 @@ static double compare_sequential(struct run *r)
 	}
 	int real = r->out.dirfd;
 	r->out.dirfd = fd;
+	pdl_report_mute(&r->report, true);
 	double t = run_pass(r, true);
+	pdl_report_mute(&r->report, false);
 	r->out.dirfd = real;
 	close(fd);
 	remove_tree(real, scratch);
+	/* The scratch files are gone: the real pass numbers names as a
+	 * normal run would. */
+	pdl_outdir_forget(&r->out);
 	return t;
 }
 
@@ -506,6 +520,7 @@ int pdl_run(const struct pdl_options *o)
 		pdl_warnf("TLS peers are not verified (--insecure)");
 	r->out.overwrite = o->overwrite;
 	r->out.keep_partial = o->resume;
+	pdl_signals_on_quit(&r->sig, on_quit, r);
 	if (o->compare && spool_stdin(r)) {
 		pdl_errorf("cannot keep standard input for --compare: %s",
 			   strerror(errno));
@@ -558,6 +573,7 @@ out_env:
 	pdl_progress_finish(&r->progress);
 	pdl_env_finish(&r->env);
 out_outdir:
+	pdl_signals_on_quit(&r->sig, NULL, NULL);
 	if (r->spool)
 		fclose(r->spool);
 	pdl_outdir_close(&r->out);

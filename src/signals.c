@@ -28,6 +28,9 @@ static void *waiter(void *arg)
 		if (!atomic_compare_exchange_strong(s->stop, &expected, sig)) {
 			/* Second signal: the user means it. */
 			static const char msg[] = "pdl: stopped at once\n";
+			pthread_mutex_lock(&s->lock);
+			if (s->on_quit)
+				s->on_quit(s->quit_ctx);
 			ssize_t ignored =
 			    write(STDERR_FILENO, msg, sizeof(msg) - 1);
 			(void)ignored;
@@ -75,6 +78,15 @@ void pdl_signals_on_stop(struct pdl_signals *s, void (*fn)(void *ctx),
 	pthread_mutex_lock(&s->lock);
 	s->on_stop = fn;
 	s->ctx = ctx;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void pdl_signals_on_quit(struct pdl_signals *s, void (*fn)(void *ctx),
+			 void *ctx)
+{
+	pthread_mutex_lock(&s->lock);
+	s->on_quit = fn;
+	s->quit_ctx = ctx;
 	pthread_mutex_unlock(&s->lock);
 }
 

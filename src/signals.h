@@ -14,6 +14,8 @@ struct pdl_signals {
 	pthread_mutex_t lock;
 	void (*on_stop)(void *ctx);
 	void *ctx;
+	void (*on_quit)(void *ctx);
+	void *quit_ctx;
 };
 
 /* Blocks SIGINT, SIGTERM (and ignores SIGPIPE, SIGXFSZ) in the calling
@@ -24,6 +26,11 @@ void pdl_signals_stop(struct pdl_signals *s);
 
 /* What to call on the first signal (after stop is set); NULL for nothing. */
 void pdl_signals_on_stop(struct pdl_signals *s, void (*fn)(void *ctx),
+			 void *ctx);
+
+/* What to call on the second signal, just before the process ends (to
+ * remove temporary files); NULL for nothing. */
+void pdl_signals_on_quit(struct pdl_signals *s, void (*fn)(void *ctx),
 			 void *ctx);
 
 #endif

@@ -92,6 +92,12 @@ void pdl_list_next(struct pdl_list_reader *r, struct pdl_line *out)
 		return;
 	}
 	r->buf[len] = '\0';
+	/* A list saved by an editor that marks UTF-8 starts with a BOM. */
+	if (out->lineno == 1 && len >= 3 &&
+	    !memcmp(r->buf, "\xef\xbb\xbf", 3)) {
+		pdl_line_parse(r->buf + 3, len - 3, out);
+		return;
+	}
 	pdl_line_parse(r->buf, len, out);
 }
 
@@ -171,6 +177,44 @@ static const char *url_error_text(const char *url, CURLUcode rc)
 		if (url_errors[i].code == rc)
 			return url_errors[i].text;
 	return curl_url_strerror(rc);
+}
+
+/* Valid UTF-8: no stray continuation bytes, overlong forms, surrogates. */
+static bool utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		size_t n;
+		unsigned long cp;
+
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if (*s >= 0xc2 && *s <= 0xdf) {
+			n = 2;
+			cp = *s & 0x1fu;
+		} else if (*s >= 0xe0 && *s <= 0xef) {
+			n = 3;
+			cp = *s & 0x0fu;
+		} else if (*s >= 0xf0 && *s <= 0xf4) {
+			n = 4;
+			cp = *s & 0x07u;
+		} else {
+			return false;
+		}
+		for (size_t i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3fu);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n;
+	}
+	return true;
 }
 
 static bool proto_allowed(const char *scheme, const char *protos)
@@ -256,6 +300,12 @@ int pdl_url_check(const char *url, const char *protos, const char **reason)
 		*reason = "no host";
 		goto out;
 	}
+	/* libcurl keeps any bytes here and fails only when it converts the
+	 * name for the transfer, too late to name the line. */
+	if (!utf8_valid(host)) {
+		*reason = "bad host name";
+		goto out;
+	}
 	/* Port 0 parses but can never be connected to. */
 	if (curl_url_get(h, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
 	    strcmp(port, "0") == 0) {
@@ -272,39 +322,62 @@ out:
 	return ret;
 }
 
+/* Widens [*lo, *hi) to the password of a userinfo starting at auth: from
+ * its first ':' to the last '@' before the next '/'. */
+static void password_span(const char *auth, const char **lo, const char **hi)
+{
+	const char *end = auth + strcspn(auth, "/"), *at = NULL, *colon, *p;
+
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return;
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	if (!colon || colon + 1 == at)
+		return;
+	if (!*lo || colon + 1 < *lo)
+		*lo = colon + 1;
+	if (!*hi || at > *hi)
+		*hi = at;
+}
+
 /* Works on the text as given, not on libcurl's parse, so that lines libcurl
- * refuses are redacted too and nothing but the password changes. The
- * userinfo ends at the last '@' before the first '/' of the authority: when
- * in doubt more is hidden, never less. */
+ * refuses are redacted too and nothing but the password changes. Where the
+ * authority starts is read every way libcurl might read it (after "://",
+ * after "scheme:" and any number of slashes, which libcurl also takes, or
+ * at the start of a line without a scheme), and every password found that
+ * way is hidden: when in doubt more is hidden, never less. */
 char *pdl_url_redact(const char *url)
 {
-	const char *auth, *auth_end, *at = NULL, *colon, *p;
+	const char *lo = NULL, *hi = NULL, *p;
 	size_t pre, post;
 	char *out;
 
 	if (!url)
 		return NULL;
-	auth = strstr(url, "://");
-	auth = auth ? auth + 3 : url;
-	auth_end = strchr(auth, '/');
-	if (!auth_end)
-		auth_end = auth + strlen(auth);
-	for (p = auth; p < auth_end; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return strdup(url);
-	colon = memchr(auth, ':', (size_t)(at - auth));
-	if (!colon || colon + 1 == at)
+	p = strstr(url, "://");
+	if (p)
+		password_span(p + 3, &lo, &hi);
+	/* libcurl takes any of these as a scheme, even a leading digit */
+	p = url + strspn(url, "abcdefghijklmnopqrstuvwxyz"
+			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	if (p > url && *p == ':') {
+		p++;
+		p += strspn(p, "/\\");
+		password_span(p, &lo, &hi);
+	}
+	password_span(url, &lo, &hi);
+	if (!lo)
 		return strdup(url);
 
-	pre = (size_t)(colon + 1 - url);
-	post = strlen(at);
+	pre = (size_t)(lo - url);
+	post = strlen(hi);
 	out = malloc(pre + 3 + post + 1);
 	if (!out)
 		return NULL;
 	memcpy(out, url, pre);
 	memcpy(out + pre, "***", 3);
-	memcpy(out + pre + 3, at, post + 1);
+	memcpy(out + pre + 3, hi, post + 1);
 	return out;
 }

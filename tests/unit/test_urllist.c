@@ -335,6 +335,10 @@ static void test_redact(void)
 	    {"http://u:p#ss@h/", "http://u:***@h/"},
 	    {"http://u:pw@[::1/x", "http://u:***@[::1/x"},
 	    {"u:pw@h/x", "u:***@h/x"},
+	    /* libcurl takes one slash, three, or none: all hidden */
+	    {"http:/u:pw@h/x", "http:/u:***@h/x"},
+	    {"http:///u:pw@h/x", "http:///u:***@h/x"},
+	    {"http:u:pw@h/x", "http:***@h/x"},
 	    {"", ""},
 	};
 	char *got;
