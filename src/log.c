@@ -27,7 +27,9 @@ void pdl_log_set_hook(pdl_log_hook hook, void *ctx)
 	pthread_mutex_unlock(&log_lock);
 }
 
-static void vlog(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(const char *prefix,
+						       const char *fmt,
+						       va_list ap)
 {
 	pthread_mutex_lock(&log_lock);
 	if (log_hook)

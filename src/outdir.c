@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TMP_PREFIX    "."
-#define TMP_SUFFIX    ".pdl-part"
-#define TMP_HASH_LEN  17 /* "~" and 16 hex digits */
-#define RESERVE_TRIES 10000
+#define TMP_PREFIX   "."
+#define TMP_SUFFIX   ".pdl-part"
+#define TMP_HASH_LEN 17 /* "~" and 16 hex digits */
 
 struct name_entry {
 	struct name_entry *next;
@@ -390,7 +390,10 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 	want = safe;
 	pthread_mutex_lock(&d->lock);
 	first = hint_start(d->reserved, want);
-	for (unsigned n = first; n - first <= RESERVE_TRIES; n++) {
+	/* No cap on the tries: each taken name is an entry on disk or in
+	 * flight, so the search ends; a cap made the 10 001st copy of a name
+	 * fail, and every later one try 10 000 names first. */
+	for (unsigned n = first;; n++) {
 		bool exists;
 		cand = n ? pdl_name_numbered(want, n) : strdup(want);
 		if (!cand)
@@ -405,6 +408,8 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 		cand = NULL;
 		if (taken < 0)
 			goto out;
+		if (n == UINT_MAX)
+			break;
 	}
 	errno = EEXIST;
 out:

@@ -339,6 +339,9 @@ static void test_redact(void)
 	    {"http:/u:pw@h/x", "http:/u:***@h/x"},
 	    {"http:///u:pw@h/x", "http:///u:***@h/x"},
 	    {"http:u:pw@h/x", "http:***@h/x"},
+	    /* found by fuzz_line: libcurl takes "-http" as a scheme */
+	    {"-http:/u:pw@h/xhttp:/u:pw@h", "-http:/u:***@h/xhttp:/u:pw@h"},
+	    {"1x:/u:pw@h/", "1x:/u:***@h/"},
 	    {"", ""},
 	};
 	char *got;
