@@ -1,0 +1,278 @@
+"""End-to-end: recovery. Retries with backoff and Retry-After, bodies cut
+off mid-way resumed with Range (and restarted when the server ignores
+Range), stalls and timeouts, -c/--continue (skip, resume kept partial
+files), --overwrite. The server's /log tells what pdl asked for and when."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import adversary  # noqa: E402
+import harness  # noqa: E402
+from harness import pattern  # noqa: E402
+
+
+class Resume(adversary.Adversarial):
+
+    def requests(self, prefix):
+        return [e for e in self.server.log() if e["path"].startswith(prefix)]
+
+    def one(self, path, *opts, name="target", rc=None, timeout=60):
+        """Runs pdl on one URL (plus a bystander) and returns its report."""
+        url = self.url(path)
+        lines = ["%s bystander" % self.url("/bytes/4321"),
+                 "%s %s" % (url, name)]
+        res, _ = self.json_run(lines, *opts, rc=rc,
+                               timeout=timeout * adversary.slow_factor())
+        r = self.by_url(res)[url]
+        self.assertTrue(self.by_url(res)[self.url("/bytes/4321")]["ok"])
+        return res, r
+
+    def setUp(self):
+        super().setUp()
+        self.server.reset_log()
+        self.key = "%s-%d" % (self.id().rsplit(".", 1)[-1], time.time_ns())
+
+    # ---- retries --------------------------------------------------------
+
+    def test_503_twice_then_success_counts_attempts(self):
+        res, r = self.one("/flaky/%s/2" % self.key, rc=0)
+        self.assertEqual(r["attempts"], 3, res)
+        self.assertEqual(r["status"], 200)
+        self.assertEqual(len(self.requests("/flaky/")), 3)
+        self.assert_files({"bystander": pattern(4321),
+                           "target": b"flaky %s ok\n" % self.key.encode()})
+
+    def test_429_retry_after_is_honoured(self):
+        res, r = self.one("/flaky/%s/1?status=429&retry_after=1" % self.key,
+                          rc=0)
+        self.assertEqual(r["attempts"], 2, res)
+        log = self.requests("/flaky/")
+        self.assertEqual(len(log), 2)
+        gap = log[1]["t_start"] - log[0]["t_start"]
+        self.assertGreaterEqual(gap, 0.9, "Retry-After: 1 not waited for")
+        self.assert_files({"bystander": pattern(4321),
+                           "target": b"flaky %s ok\n" % self.key.encode()})
+
+    def test_retries_0_gives_one_attempt(self):
+        res, r = self.one("/flaky/%s/1" % self.key, "--retries", "0", rc=1)
+        self.assertEqual(r["attempts"], 1)
+        self.assertEqual(r["error"], "HTTP 503")
+        self.assertEqual(r["status"], 503)
+        self.assertEqual(len(self.requests("/flaky/")), 1)
+        self.assert_files({"bystander": pattern(4321)})
+
+    def test_404_is_not_retried(self):
+        res, r = self.one("/status/404", rc=1)
+        self.assertEqual(r["attempts"], 1)
+        self.assertEqual(r["error"], "HTTP 404")
+        self.assertEqual(len(self.requests("/status/404")), 1)
+        self.assert_files({"bystander": pattern(4321)})
+
+    def test_5xx_gives_up_after_retries_with_growing_backoff(self):
+        res, r = self.one("/status/500", "--retries", "2", rc=1)
+        self.assertEqual(r["attempts"], 3)
+        log = self.requests("/status/500")
+        self.assertEqual(len(log), 3)
+        g1 = log[1]["t_start"] - log[0]["t_start"]
+        g2 = log[2]["t_start"] - log[1]["t_start"]
+        # 0.5 s then 1 s, each with jitter down to half
+        self.assertGreaterEqual(g1, 0.2)
+        self.assertGreaterEqual(g2, 0.45)
+        self.assert_files({"bystander": pattern(4321)})
+
+    def test_reset_mid_body_resumes_with_range(self):
+        n, cut = 3000000, 1000000
+        res, r = self.one("/reset/%d?after=%d" % (n, cut), rc=0)
+        self.assertEqual(r["attempts"], 2, res)
+        self.assertEqual(r["status"], 206)
+        log = self.requests("/reset/")
+        self.assertEqual(len(log), 2)
+        self.assertNotIn("Range", log[0]["headers"])
+        rng = log[1]["headers"].get("Range", "")
+        self.assertRegex(rng, r"^bytes=\d+-$")
+        offset = int(rng[6:-1])
+        self.assertTrue(0 < offset <= cut, rng)
+        # only the rest was fetched again
+        self.assertLess(r["bytes"], n + cut)
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_server_ignoring_range_restarts_from_zero(self):
+        n = 500000
+        res, r = self.one("/reset-once/%s/%d?after=200000&norange=1" %
+                          (self.key, n), rc=0)
+        self.assertEqual(r["status"], 200)
+        log = self.requests("/reset-once/")
+        self.assertEqual(len(log), 2)
+        self.assertIn("Range", log[1]["headers"])
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_short_body_fails_after_retries_no_file(self):
+        res, r = self.one("/short/50000?send=10000", "--retries", "2", rc=1)
+        self.assertEqual(r["attempts"], 3)
+        self.assertRegex(r["error"], r"(?i)transfer closed|remaining")
+        self.assertEqual(len(self.requests("/short/")), 3)
+        self.assert_files({"bystander": pattern(4321)})
+
+    def test_stall_after_headers_fails_quickly(self):
+        t0 = time.monotonic()
+        res, r = self.one("/stall/100000?after=1000", "--stall-timeout", "1",
+                          "--retries", "0", rc=1)
+        took = time.monotonic() - t0
+        self.assertEqual(r["error"], "stalled: nothing received for 1 s")
+        self.assertEqual(r["attempts"], 1)
+        self.assertLess(took, 15 * adversary.slow_factor())
+        self.assert_files({"bystander": pattern(4321)})
+
+    def test_stall_before_any_byte(self):
+        res, r = self.one("/stall/100000?after=0", "--stall-timeout", "1",
+                          "--retries", "1", rc=1)
+        self.assertEqual(r["error"], "stalled: nothing received for 1 s")
+        self.assertEqual(r["attempts"], 2)
+        self.assert_files({"bystander": pattern(4321)})
+
+    def test_slow_but_steady_is_no_stall(self):
+        res, r = self.one("/drip/20000?interval_ms=300", "--stall-timeout",
+                          "1", "--retries", "0", rc=0)
+        self.assert_files({"bystander": pattern(4321),
+                           "target": pattern(20000)})
+
+    def test_never_answers_with_timeout(self):
+        t0 = time.monotonic()
+        res, r = self.one("/never", "--timeout", "1", "--retries", "0", rc=1)
+        self.assertRegex(r["error"], r"(?i)timed out")
+        self.assertLess(time.monotonic() - t0, 15 * adversary.slow_factor())
+        self.assert_files({"bystander": pattern(4321)})
+
+    def test_connect_timeout_on_a_silent_listener(self):
+        """A listener whose backlog is full never completes connects."""
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(0)
+        fill = []
+        try:
+            for _ in range(8):  # fill the backlog
+                c = socket.socket()
+                c.setblocking(False)
+                c.connect_ex(s.getsockname())
+                fill.append(c)
+            url = "http://127.0.0.1:%d/x" % s.getsockname()[1]
+            t0 = time.monotonic()
+            res, _ = self.json_run(["%s t" % url], "--connect-timeout", "1",
+                                   "--retries", "0", "--stall-timeout", "30",
+                                   rc=1)
+            self.assertLess(time.monotonic() - t0,
+                            15 * adversary.slow_factor())
+            self.assertFalse(res.files()[0]["ok"])
+            self.assertRegex(res.files()[0]["error"],
+                             r"(?i)timed out|timeout")
+        finally:
+            for c in fill:
+                c.close()
+            s.close()
+        self.assert_files({})
+
+    # ---- -c / --continue --------------------------------------------------
+
+    def test_continue_skips_existing_without_a_request(self):
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, "target"), "wb") as f:
+            f.write(b"mine, not the server's")
+        self.outside = self.box.snapshot_outside()
+        res, r = self.one("/bytes/999", "-c", rc=0)
+        self.assertTrue(r["ok"])
+        self.assertTrue(r.get("skipped"), r)
+        self.assertEqual(r["attempts"], 0)
+        self.assertEqual(self.requests("/bytes/999"), [])
+        self.assert_files({"bystander": pattern(4321),
+                           "target": b"mine, not the server's"})
+
+    def test_continue_resumes_a_kept_partial(self):
+        n, have = 400000, 123457
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
+            f.write(pattern(have))
+        self.outside = self.box.snapshot_outside()
+        res, r = self.one("/bytes/%d" % n, "-c", rc=0)
+        self.assertEqual(r["status"], 206)
+        self.assertEqual(r["bytes"], n - have)
+        log = self.requests("/bytes/%d" % n)
+        self.assertEqual(log[0]["headers"].get("Range"), "bytes=%d-" % have)
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_continue_partial_longer_than_resource_starts_over(self):
+        n = 5000
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
+            f.write(b"x" * 9000)
+        self.outside = self.box.snapshot_outside()
+        res, r = self.one("/bytes/%d" % n, "-c", rc=0)
+        log = self.requests("/bytes/%d" % n)
+        self.assertEqual(log[0]["headers"].get("Range"), "bytes=9000-")
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_continue_keeps_failed_partial_then_completes_it(self):
+        n, sent = 200000, 80000
+        # the first run is cut short and keeps what it got
+        res, r = self.one("/short/%d?send=%d" % (n, sent), "-c",
+                          "--retries", "0", rc=1)
+        part = os.path.join(self.box.out, ".target.pdl-part")
+        with open(part, "rb") as f:
+            kept = f.read()
+        self.assertEqual(kept, pattern(sent))
+        self.assertEqual(self.box.temp_files(), [".target.pdl-part"])
+        self.assert_files({"bystander": pattern(4321)}, allow_temp=True)
+        # the second run resumes it from where it stopped
+        self.server.reset_log()
+        res, r = self.one("/bytes/%d" % n, "-c", rc=0)
+        self.assertEqual(r["bytes"], n - sent)
+        self.assertEqual(self.requests("/bytes/%d" % n)[0]["headers"]
+                         .get("Range"), "bytes=%d-" % sent)
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_without_continue_a_stale_partial_is_discarded(self):
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
+            f.write(b"garbage from a killed run")
+        self.outside = self.box.snapshot_outside()
+        res, r = self.one("/bytes/3000", rc=0)
+        self.assertNotIn("Range", self.requests("/bytes/3000")[0]["headers"])
+        self.assert_files({"bystander": pattern(4321),
+                           "target": pattern(3000)})
+
+    # ---- --overwrite ----------------------------------------------------
+
+    def test_existing_file_is_numbered_not_overwritten(self):
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, "target"), "wb") as f:
+            f.write(b"old")
+        self.outside = self.box.snapshot_outside()
+        res, r = self.one("/bytes/700", rc=0)
+        self.assertEqual(r["path"], os.path.join(self.box.out, "target.1"))
+        self.assert_files({"bystander": pattern(4321), "target": b"old",
+                           "target.1": pattern(700)})
+
+    def test_overwrite_replaces_existing(self):
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, "target"), "wb") as f:
+            f.write(b"old content that is longer than the new one" * 100)
+        self.outside = self.box.snapshot_outside()
+        res, r = self.one("/bytes/700", "--overwrite", rc=0)
+        self.assertEqual(r["path"], os.path.join(self.box.out, "target"))
+        self.assert_files({"bystander": pattern(4321),
+                           "target": pattern(700)})
+
+    def test_overwrite_keeps_old_file_when_download_fails(self):
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, "target"), "wb") as f:
+            f.write(b"precious")
+        self.outside = self.box.snapshot_outside()
+        res, r = self.one("/short/9000?send=4000", "--overwrite",
+                          "--retries", "0", rc=1)
+        self.assert_files({"bystander": pattern(4321), "target": b"precious"})
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,287 @@
+"""End-to-end: signals and a closed stdout. SIGINT/SIGTERM mid-run stop
+within about a second with 130/143, a STOP line per transfer cut short, the
+summary, completed files intact and temporary files removed (kept with -c,
+and a second -c run then completes them byte-exact); a second signal ends
+pdl at once; `pdl ... | head -1` loses nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import adversary  # noqa: E402
+import harness  # noqa: E402
+from harness import pattern  # noqa: E402
+
+SLOW = adversary.slow_factor()
+
+
+class Signals(adversary.Adversarial):
+
+    def setUp(self):
+        super().setUp()
+        self.server.reset_log()
+
+    def slow_list(self):
+        """One quick URL, three that are still running when the signal
+        comes: a slow drip, a server that never answers, and a stall."""
+        return [
+            "%s done" % self.url("/bytes/1000"),
+            "%s drip" % self.url("/drip/2000000?interval_ms=400"),
+            "%s never" % self.url("/never"),
+            "%s stall" % self.url("/stall/100000?after=5000"),
+        ]
+
+    def start(self, lines, *opts, stdin=subprocess.DEVNULL):
+        path = adversary.write_raw_list(self.box, lines)
+        return adversary.start_pdl(["--progress", "none", "-o", self.box.out]
+                                   + list(opts) + [path], stdin=stdin)
+
+    def wait_started(self, proc, names=("done",), temps=(".drip.pdl-part",)):
+        """Until the quick file is in place and the slow transfers have
+        written something."""
+        def ready():
+            if proc.poll() is not None:
+                return True
+            have = self.box.out_files()
+            return all(n in have for n in names) and \
+                all(t in have for t in temps)
+        self.assertTrue(adversary.wait_for(ready, 30 * SLOW))
+        self.assertIsNone(proc.poll(), "pdl ended before the signal")
+        time.sleep(0.3)
+
+    def interrupted(self, sig, code, opts=(), json=False):
+        proc = self.start(self.slow_list(), "-j", "8",
+                          *(list(opts) + (["--json"] if json else [])))
+        self.wait_started(proc)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        res = adversary.finish(proc, 30 * SLOW)
+        took = time.monotonic() - t0
+        self.assertEqual(res.rc, code, res)
+        self.assertLess(took, 5 * SLOW, "did not stop within a few seconds")
+        self.assertRegex(res.stderr, r"(interrupted|terminated): stopping")
+        return res
+
+    def check_stopped_text(self, res):
+        lines = res.stdout.splitlines()
+        stops = [l for l in lines if l.startswith("STOP ")]
+        oks = [l for l in lines if l.startswith("ok ")]
+        self.assertEqual(len(stops), 3, res)
+        self.assertEqual(len(oks), 1, res)
+        self.assertTrue(oks[0].endswith(os.path.join(self.box.out, "done")))
+        for l in stops:
+            self.assertTrue(l.endswith(": interrupted"), l)
+        self.assertRegex(lines[-1], r"^4 URLs: 1 ok, 3 failed, 3 interrupted;")
+        self.assertEqual(len(lines), 5)
+
+    def test_sigint_mid_run(self):
+        res = self.interrupted(signal.SIGINT, 130)
+        self.check_stopped_text(res)
+        self.assert_files({"done": pattern(1000)})
+
+    def test_sigterm_mid_run_json(self):
+        res = self.interrupted(signal.SIGTERM, 143, json=True)
+        self.assert_reports(res, 4)
+        s = res.summary()
+        self.assertEqual((s["ok"], s["failed"], s["interrupted"]), (1, 3, 3))
+        for o in res.files():
+            if not o["ok"]:
+                self.assertEqual(o["error"], "interrupted")
+                self.assertIsNone(o["path"])
+        self.assert_files({"done": pattern(1000)})
+
+    def read_stderr_until(self, proc, marker, timeout):
+        """stderr of a running pdl up to marker (signals sent back to back
+        may merge into one: the second goes only once the first is seen)."""
+        import select
+        got = b""
+        end = time.monotonic() + timeout
+        fd = proc.stderr.fileno()
+        while marker not in got and time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                got += chunk
+        self.assertIn(marker, got)
+        return got
+
+    def test_second_sigint_exits_at_once(self):
+        proc = self.start(self.slow_list(), "-j", "8")
+        self.wait_started(proc)
+        proc.send_signal(signal.SIGINT)
+        early = self.read_stderr_until(proc, b"stopping", 10 * SLOW)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 130, res)
+        self.assertLess(time.monotonic() - t0, 3 * SLOW)
+        self.assertIn(b"stopped at once", early + res.err)
+        # the quick file is whole; the parts of the others are gone
+        self.assert_files({"done": pattern(1000)})
+
+    def test_sigterm_then_sigint_exits_at_once(self):
+        proc = self.start(self.slow_list(), "-j", "8")
+        self.wait_started(proc)
+        proc.send_signal(signal.SIGTERM)
+        early = self.read_stderr_until(proc, b"stopping", 10 * SLOW)
+        proc.send_signal(signal.SIGINT)
+        res = adversary.finish(proc, 30 * SLOW)
+        # the code of the signal that quit
+        self.assertEqual(res.rc, 130, res)
+        self.assertIn(b"stopped at once", early + res.err)
+        self.assertEqual(self.box.out_files().get("done"), pattern(1000))
+        self.assert_clean()
+
+    def test_sigint_with_continue_keeps_parts_then_completes(self):
+        res = self.interrupted(signal.SIGINT, 130, opts=["-c"])
+        self.check_stopped_text(res)
+        parts = self.box.temp_files()
+        self.assertIn(".drip.pdl-part", parts)
+        kept = self.box.out_files()[".drip.pdl-part"]
+        self.assertGreater(len(kept), 0)
+        self.assertEqual(kept, pattern(len(kept)))
+        self.assert_files({"done": pattern(1000)}, allow_temp=True)
+        # the second -c run resumes what it can and skips what is there
+        self.server.reset_log()
+        lines = ["%s done" % self.url("/bytes/1000"),
+                 "%s drip" % self.url("/drip/2000000?interval_ms=50")]
+        res, _ = self.json_run(lines, "-c", rc=0, timeout=60 * SLOW)
+        by = {os.path.basename(o["path"]): o for o in res.files()}
+        self.assertTrue(by["done"].get("skipped"))
+        self.assertEqual(by["drip"]["status"], 206)
+        drips = [e for e in self.server.log() if e["path"].startswith(
+            "/drip/")]
+        self.assertEqual(drips[0]["headers"].get("Range"),
+                         "bytes=%d-" % len(kept))
+        self.assertEqual(self.box.out_files().get("drip"), pattern(2000000))
+        self.assertEqual(self.box.out_files().get("done"), pattern(1000))
+
+    def test_sigint_during_retry_backoff(self):
+        lines = ["%s done" % self.url("/bytes/1000"),
+                 "%s wait" % self.url("/status/503?retry_after=30")]
+        proc = self.start(lines, "--json")
+
+        def waiting():
+            return proc.poll() is not None or any(
+                e["path"].startswith("/status/503") for e in
+                self.server.log())
+        self.assertTrue(adversary.wait_for(waiting, 30 * SLOW))
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 130, res)
+        self.assertLess(time.monotonic() - t0, 5 * SLOW)
+        self.assert_reports(res, 2)
+        r = [o for o in res.files() if "503" in o["url"]][0]
+        self.assertEqual(r["error"], "interrupted")
+        self.assertEqual(r["attempts"], 1)
+        self.assert_files({"done": pattern(1000)})
+
+    def test_sigint_while_stdin_never_ends(self):
+        proc = adversary.start_pdl(
+            ["--progress", "none", "-o", self.box.out],
+            stdin=subprocess.PIPE)
+        proc.stdin.write(("%s first\n" % self.url("/bytes/100")).encode())
+        proc.stdin.flush()
+        self.assertTrue(adversary.wait_for(
+            lambda: "first" in self.box.out_files(), 30 * SLOW))
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        try:
+            # stdin stays open: the signal alone must end the run
+            proc.wait(timeout=30 * SLOW)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            self.fail("pdl ignored SIGINT while reading stdin")
+        finally:
+            proc.stdin.close()
+        res = harness.Result(proc.returncode, proc.stdout.read(),
+                             proc.stderr.read())
+        proc.stdout.close()
+        proc.stderr.close()
+        harness.check_sanitizers(res.err)
+        self.assertEqual(res.rc, 130, res)
+        self.assertLess(time.monotonic() - t0, 5 * SLOW)
+        self.assertRegex(res.stdout.splitlines()[-1], r"^1 URLs: 1 ok,")
+        self.assert_files({"first": pattern(100)})
+
+    def test_sigint_sequential(self):
+        proc = self.start(self.slow_list(), "-s")
+        self.wait_started(proc)
+        proc.send_signal(signal.SIGINT)
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 130, res)
+        lines = res.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("ok "))
+        self.assertTrue(lines[1].startswith("STOP "))
+        self.assertRegex(lines[-1], r"interrupted; .*, 1 job$")
+        self.assert_files({"done": pattern(1000)})
+
+    def test_more_urls_than_jobs(self):
+        """Queued URLs never started get no file and at most one line."""
+        lines = self.slow_list() + ["%s q%d" % (self.url("/bytes/%d" % (
+            10 + i)), i) for i in range(20)]
+        proc = self.start(lines, "-j", "3", "--json")
+        self.wait_started(proc)
+        proc.send_signal(signal.SIGINT)
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 130, res)
+        urls = [o["url"] for o in res.files()]
+        self.assertEqual(len(urls), len(set(urls)))
+        self.assertEqual(res.summary()["urls"], len(urls))
+        got = self.box.out_files()
+        for o in res.files():
+            name = o["path"] and os.path.relpath(o["path"], self.box.out)
+            if o["ok"]:
+                self.assertIn(name, got)
+        self.assertEqual(got.get("done"), pattern(1000))
+        for name, body in got.items():
+            if name.startswith("q"):
+                self.assertEqual(body, pattern(10 + int(name[1:])))
+        self.assert_clean()
+
+    def test_closed_stdout_loses_nothing(self):
+        """pdl ... | head -1: the reader goes away after one line."""
+        n = 12
+        lines = ["%s f%02d" % (self.url("/bytes/%d?delay=%.1f" % (
+            5000 + i, 0.1 * (i % 4))), i) for i in range(n)]
+        proc = self.start(lines, "-j", "3")
+        first = proc.stdout.readline()
+        self.assertTrue(first.startswith(b"ok "), first)
+        proc.stdout.close()
+        try:
+            proc.wait(timeout=60 * SLOW)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            self.fail("pdl hung on a closed stdout")
+        err = proc.stderr.read()
+        proc.stderr.close()
+        harness.check_sanitizers(err)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertNotIn(b"Broken pipe", err)
+        self.assert_files({"f%02d" % i: pattern(5000 + i) for i in range(n)})
+
+    def test_closed_stdout_json_and_failures(self):
+        lines = ["%s a" % self.url("/bytes/300?delay=0.3"),
+                 "%s b" % self.url("/status/404"),
+                 "%s c" % self.url("/bytes/400?delay=0.6")]
+        proc = self.start(lines, "--json")
+        proc.stdout.close()
+        res_rc = proc.wait(timeout=60 * SLOW)
+        err = proc.stderr.read()
+        proc.stderr.close()
+        harness.check_sanitizers(err)
+        self.assertEqual(res_rc, 1, err)
+        self.assert_files({"a": pattern(300), "c": pattern(400)})
+
+
+if __name__ == "__main__":
+    harness.main()
