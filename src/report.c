@@ -345,6 +345,8 @@ void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s)
 		if (r->interrupted)
 			sb_printf(&b, ",\"interrupted\":%llu",
 				  (unsigned long long)r->interrupted);
+		if (s->not_started)
+			sb_printf(&b, ",\"not_started\":%lld", s->not_started);
 		if (s->compare)
 			sb_printf(&b,
 				  ",\"sequential_seconds\":%.3f,"
@@ -372,6 +374,8 @@ void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s)
 		if (r->interrupted)
 			sb_printf(&b, ", %llu interrupted",
 				  (unsigned long long)r->interrupted);
+		if (s->not_started)
+			sb_printf(&b, ", %lld not started", s->not_started);
 		sb_printf(&b, "; %s in %s (%s), %ld %s\n",
 			  pdl_format_size(size, sizeof(size), r->bytes),
 			  pdl_format_duration(dur, sizeof(dur), secs),

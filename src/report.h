@@ -33,6 +33,7 @@ struct pdl_summary {
 	bool compare;
 	double sequential_seconds;
 	double parallel_seconds;
+	long long not_started; /* read, then dropped by a stop */
 };
 
 void pdl_report_init(struct pdl_report *r, const struct pdl_options *o,

@@ -166,6 +166,16 @@ static int open_list(struct run *r, struct pdl_list_reader *lr,
 	return pdl_list_open(lr, path);
 }
 
+/* URLs read but never started because of a stop, for the summary. The
+ * queue's drop callback has no context, hence a file-scope counter. */
+static atomic_llong not_started;
+
+static void drop_job(void *item)
+{
+	atomic_fetch_add(&not_started, 1);
+	pdl_job_destroy(item);
+}
+
 /* The reader: every list in order, each URL line to a job, pushed to the
  * queue; the queue closes when the input ends. */
 static void read_lists(struct run *r, struct pdl_queue *q)
@@ -219,7 +229,7 @@ static void read_lists(struct run *r, struct pdl_queue *q)
 			}
 			if (!pdl_queue_push(q, job)) {
 				pdl_outdir_release(&r->out, job->relname);
-				pdl_job_destroy(job);
+				drop_job(job);
 				break;
 			}
 		}
@@ -237,11 +247,6 @@ static void *reader_main(void *arg)
 	struct run *r = arg;
 	read_lists(r, r->reader_queue);
 	return NULL;
-}
-
-static void drop_job(void *item)
-{
-	pdl_job_destroy(item);
 }
 
 /* A second signal ends the process at once; only the temporary files of
@@ -561,6 +566,7 @@ int pdl_run(const struct pdl_options *o)
 	pdl_log_set_hook(NULL, NULL);
 	r->report.progress = NULL;
 	pdl_progress_stop(&r->progress);
+	sum.not_started = atomic_load(&not_started);
 	pdl_report_summary(&r->report, &sum);
 	status = exit_status(r);
 
