@@ -138,6 +138,7 @@ def run_pdl(args, stdin=None, timeout=60, cwd=None, env=None):
     cmd = [PDL] + list(args)
     if VALGRIND:
         cmd = ["valgrind", "-q", "--error-exitcode=86", "--leak-check=full",
+               "--max-threads=1200",
                "--errors-for-leak-kinds=definite,indirect",
                "--show-leak-kinds=definite,indirect"] + cmd
         timeout *= 10
