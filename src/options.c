@@ -153,6 +153,8 @@ int64_t pdl_parse_size(const char *s)
 	double mult = 1;
 	switch (*end) {
 	case '\0':
+	case 'b':
+	case 'B':
 		break;
 	case 'k':
 	case 'K':

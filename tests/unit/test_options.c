@@ -147,6 +147,9 @@ int main(void)
 	/* Sizes. */
 	CHECK_INT(pdl_parse_size("0"), 0);
 	CHECK_INT(pdl_parse_size("512"), 512);
+	CHECK_INT(pdl_parse_size("100B"), 100);
+	CHECK_INT(pdl_parse_size("1KB"), 1024);
+	CHECK_INT(pdl_parse_size("1Bi"), -1);
 	CHECK_INT(pdl_parse_size("1K"), 1024);
 	CHECK_INT(pdl_parse_size("1.5k"), 1536);
 	CHECK_INT(pdl_parse_size("2M"), 2 * 1024 * 1024);
