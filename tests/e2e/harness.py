@@ -174,8 +174,12 @@ def tree(path):
             elif os.path.isdir(full):
                 found[rel] = ("dir", None)
             else:
-                with open(full, "rb") as f:
-                    found[rel] = ("file", f.read())
+                # A temporary file may be renamed away while we look.
+                try:
+                    with open(full, "rb") as f:
+                        found[rel] = ("file", f.read())
+                except FileNotFoundError:
+                    pass
     return found
 
 

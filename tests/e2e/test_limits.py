@@ -11,7 +11,14 @@ from harness import pattern  # noqa: E402
 MIB = 1024 * 1024
 # Rates are measured over a few seconds of wall time; sanitizer builds get a
 # little more slack.
-RATE_TOL = 0.15 if os.environ.get("PDL_SANITIZED") else 0.10
+# valgrind runs pdl's threads one at a time and slows its start by seconds,
+# so the server's view of the pace is looser there.
+if os.environ.get("PDL_VALGRIND") == "1":
+    RATE_TOL = 0.25
+elif os.environ.get("PDL_SANITIZED"):
+    RATE_TOL = 0.15
+else:
+    RATE_TOL = 0.10
 
 
 class Limits(harness.E2E):
