@@ -51,8 +51,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	int code = WIFEXITED(status) ? WEXITSTATUS(status)
-				     : 128 + WTERMSIG(status);
+	int code =
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	fprintf(out, "%.6f %.6f %.6f %ld %d\n",
 		(double)(t1.tv_sec - t0.tv_sec) +
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,

@@ -126,7 +126,8 @@ int main(int argc, char **argv)
 
 	if (argc != 5 || (threads = atoi(argv[1])) < 1 || threads > 64 ||
 	    (per_thread = atoi(argv[2])) < 1) {
-		fputs("usage: multi_loop THREADS PER_THREAD DIR LIST\n", stderr);
+		fputs("usage: multi_loop THREADS PER_THREAD DIR LIST\n",
+		      stderr);
 		return 2;
 	}
 	out_dir = open(argv[3], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
