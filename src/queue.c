@@ -20,6 +20,8 @@ int pdl_queue_init(struct pdl_queue *q, size_t cap)
 	q->pushers = 0;
 	q->pred_poppers = 0;
 	q->closed = false;
+	q->notify = NULL;
+	q->notify_ctx = NULL;
 	if (pthread_mutex_init(&q->lock, NULL))
 		goto err_items;
 	if (pthread_cond_init(&q->not_empty, NULL))
@@ -72,6 +74,8 @@ bool pdl_queue_push(struct pdl_queue *q, void *item)
 		pthread_cond_broadcast(&q->not_empty);
 	else
 		pthread_cond_signal(&q->not_empty);
+	if (q->notify)
+		q->notify(q->notify_ctx, false);
 	pthread_mutex_unlock(&q->lock);
 	return true;
 }
@@ -144,10 +148,38 @@ void *pdl_queue_pop(struct pdl_queue *q)
 	return pdl_queue_pop_if(q, NULL, NULL);
 }
 
+void *pdl_queue_try_pop_if(struct pdl_queue *q, pdl_queue_pred pred, void *ctx,
+			   bool *drained)
+{
+	void *item = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->len; i++) {
+		if (!pred || pred(q->items[(q->head + i) % q->cap], ctx)) {
+			item = take_at(q, i, pred != NULL);
+			break;
+		}
+	}
+	*drained = q->closed && q->len == 0;
+	pthread_mutex_unlock(&q->lock);
+	return item;
+}
+
+void pdl_queue_set_notify(struct pdl_queue *q, void (*fn)(void *ctx, bool all),
+			  void *ctx)
+{
+	pthread_mutex_lock(&q->lock);
+	q->notify = fn;
+	q->notify_ctx = ctx;
+	pthread_mutex_unlock(&q->lock);
+}
+
 void pdl_queue_wake(struct pdl_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
 	pthread_cond_broadcast(&q->not_empty);
+	if (q->notify)
+		q->notify(q->notify_ctx, false);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -157,6 +189,8 @@ void pdl_queue_close(struct pdl_queue *q)
 	q->closed = true;
 	pthread_cond_broadcast(&q->not_empty);
 	pthread_cond_broadcast(&q->not_full);
+	if (q->notify)
+		q->notify(q->notify_ctx, true);
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -16,6 +16,10 @@ struct pdl_queue {
 	size_t pushers;	     /* waiting for room */
 	size_t pred_poppers; /* waiting in pop_if with a predicate */
 	bool closed;
+	/* Called with the lock held after a push or wake (all false) and on
+	 * close and abort (all true); see pdl_queue_set_notify. */
+	void (*notify)(void *ctx, bool all);
+	void *notify_ctx;
 };
 
 /* Decides whether a waiting item may be taken now (e.g. a per-host limit). */
@@ -34,6 +38,20 @@ void *pdl_queue_pop(struct pdl_queue *q);
  * does. Call pdl_queue_wake after whatever pred reads has changed. */
 void *pdl_queue_pop_if(struct pdl_queue *q, pdl_queue_pred pred, void *ctx);
 void pdl_queue_wake(struct pdl_queue *q);
+
+/* Never blocks: the oldest item pred accepts, or NULL when there is none
+ * now. *drained is set once the queue is closed and empty. */
+void *pdl_queue_try_pop_if(struct pdl_queue *q, pdl_queue_pred pred, void *ctx,
+			   bool *drained);
+
+/* For consumers that wait elsewhere (an event loop) and poll with
+ * try_pop_if: fn is called with the queue locked after every push and
+ * wake, and with all set after close and abort (which a consumer busy
+ * with other work must see too). It must be quick and must not
+ * touch the queue. Setting it under the lock means that once it is
+ * replaced, no call to the old one is still running. NULL removes it. */
+void pdl_queue_set_notify(struct pdl_queue *q, void (*fn)(void *ctx, bool all),
+			  void *ctx);
 
 /* No more pushes; poppers drain what is left then get NULL. */
 void pdl_queue_close(struct pdl_queue *q);

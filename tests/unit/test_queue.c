@@ -392,6 +392,66 @@ static void test_stress(void)
 	free(s);
 }
 
+struct notes {
+	int pushes, closes;
+	bool locked_inside; /* the queue lock was held during the call */
+	struct pdl_queue *q;
+};
+
+static void note(void *ctx, bool all)
+{
+	struct notes *n = ctx;
+	if (all)
+		n->closes++;
+	else
+		n->pushes++;
+	/* Called with the lock held: trylock must fail. */
+	if (pthread_mutex_trylock(&n->q->lock) == 0)
+		pthread_mutex_unlock(&n->q->lock);
+	else
+		n->locked_inside = true;
+}
+
+/* The event-loop side: try_pop_if never blocks, says when the queue is
+ * drained, and every push, wake and close is announced under the lock. */
+static void test_try_pop_and_notify(void)
+{
+	struct pdl_queue q;
+	struct notes n = {.q = &q};
+	bool drained = true;
+
+	CHECK(pdl_queue_init(&q, 4) == 0);
+	CHECK(pdl_queue_try_pop_if(&q, NULL, NULL, &drained) == NULL);
+	CHECK(!drained);
+	pdl_queue_set_notify(&q, note, &n);
+	CHECK(pdl_queue_push(&q, ITEM(1)));
+	CHECK(pdl_queue_push(&q, ITEM(3)));
+	CHECK(pdl_queue_push(&q, ITEM(4)));
+	CHECK(n.pushes == 3 && n.closes == 0);
+	CHECK(n.locked_inside);
+	/* pred refuses the odd ones: the even one is taken past them. */
+	CHECK(VAL(pdl_queue_try_pop_if(&q, is_even, NULL, &drained)) == 4);
+	CHECK(pdl_queue_try_pop_if(&q, is_even, NULL, &drained) == NULL);
+	CHECK(!drained);
+	pdl_queue_wake(&q);
+	CHECK(n.pushes == 4 && n.closes == 0);
+	pdl_queue_close(&q);
+	CHECK(n.closes == 1);
+	/* Closed but not empty: not drained yet. */
+	CHECK(VAL(pdl_queue_try_pop_if(&q, NULL, NULL, &drained)) == 1);
+	CHECK(!drained);
+	CHECK(VAL(pdl_queue_try_pop_if(&q, NULL, NULL, &drained)) == 3);
+	CHECK(drained);
+	CHECK(pdl_queue_try_pop_if(&q, NULL, NULL, &drained) == NULL);
+	CHECK(drained);
+	/* Once removed, it is never called again. */
+	pdl_queue_set_notify(&q, NULL, NULL);
+	CHECK(!pdl_queue_push(&q, ITEM(5)));
+	pdl_queue_close(&q);
+	CHECK(n.pushes == 4 && n.closes == 1);
+	pdl_queue_finish(&q);
+}
+
 int main(void)
 {
 	/* A lost wakeup shows as a hang: fail instead. */
@@ -403,6 +463,7 @@ int main(void)
 	test_pop_if_waits();
 	test_push_reaches_all();
 	test_abort();
+	test_try_pop_and_notify();
 	test_stress();
 	return check_done();
 }
