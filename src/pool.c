@@ -1,17 +1,54 @@
-/* The worker pool. Each worker owns one libcurl handle for its whole life,
- * so connections to a host are kept alive from one URL to the next. */
+/* The engine. Each loop owns a curl_multi handle and a fixed set of
+ * transfers (slots), each with its own easy handle reused from one URL to
+ * the next; the multi handle keeps the connections alive between them.
+ * A loop fills its free slots from the queue, lets libcurl move every
+ * transfer on in one poll, and keeps the timers of the transfers (stall,
+ * backoff, --limit-rate). A thread blocked on one transfer would cost a
+ * context switch and several polls per file; a loop serves whichever
+ * transfer is ready (bench/NOTES.md). */
 #include "pool.h"
 
+#include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hostlimit.h"
 #include "log.h"
 #include "progress.h"
 
-/* glibc's default 8 MiB stacks are address space only, but -j 1024 would
- * reserve 8 GiB of it; transfers need far less. */
-#define WORKER_STACK (512 * 1024)
+/* glibc's default 8 MiB stacks are address space only, but transfers need
+ * far less. */
+#define LOOP_STACK (512 * 1024)
+/* Longest poll: a stop or new job wakes a loop at once anyway. */
+#define MAX_WAIT_S 1.0
+
+struct pdl_loop {
+	struct pdl_pool *pool;
+	CURLM *multi;
+	struct pdl_xfer *slots;
+	size_t n_slots;
+	size_t *idle; /* stack of free slot indices */
+	size_t n_idle;
+	double due;	    /* the earliest timer of a slot */
+	atomic_bool hungry; /* polling with a free slot: wake on a push */
+	pthread_t thread;
+};
+
+size_t pdl_pool_loops_for(size_t jobs)
+{
+	size_t cpus = 0;
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		cpus = (size_t)CPU_COUNT(&set);
+	if (cpus == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cpus = n > 0 ? (size_t)n : 1;
+	}
+	return jobs < cpus ? (jobs ? jobs : 1) : cpus;
+}
 
 static bool host_has_room(void *item, void *ctx)
 {
@@ -19,20 +56,31 @@ static bool host_has_room(void *item, void *ctx)
 	return pdl_hostlimit_acquire(ctx, job->host);
 }
 
-void pdl_pool_run_job(CURL *h, const struct pdl_env *env, struct pdl_report *r,
-		      struct pdl_job *job)
+/* Called by the queue with its lock held: wake the loops that wait for a
+ * job, or all of them when the queue closes (a stop, or the end). */
+static void notify(void *ctx, bool all)
 {
-	struct pdl_result res;
-	struct pdl_progress *p = env->progress;
+	struct pdl_pool *p = ctx;
+	for (size_t i = 0; i < p->n_loops; i++) {
+		struct pdl_loop *l = &p->loops[i];
+		if (atomic_exchange(&l->hungry, false) || all)
+			curl_multi_wakeup(l->multi);
+	}
+}
 
-	if (p)
-		atomic_fetch_add(&p->active, 1);
-	pdl_transfer_run(h, env, job, &res);
-	if (p) {
-		atomic_fetch_sub(&p->active, 1);
-		atomic_fetch_add(&p->done, 1);
+/* A download is over: count it, free its name, report it. */
+static void complete(struct pdl_loop *l, struct pdl_xfer *x)
+{
+	const struct pdl_env *env = l->pool->env;
+	struct pdl_progress *pg = env->progress;
+	struct pdl_result res;
+	struct pdl_job *job = pdl_xfer_end(x, &res);
+
+	if (pg) {
+		atomic_fetch_sub(&pg->active, 1);
+		atomic_fetch_add(&pg->done, 1);
 		if (res.outcome != PDL_OK)
-			atomic_fetch_add(&p->failed, 1);
+			atomic_fetch_add(&pg->failed, 1);
 	}
 	/* With --continue every name stays reserved for the whole run, so a
 	 * later URL of the same name is numbered as in the run that made the
@@ -43,40 +91,222 @@ void pdl_pool_run_job(CURL *h, const struct pdl_env *env, struct pdl_report *r,
 		else
 			pdl_outdir_release(env->out, job->relname);
 	}
-	pdl_report_file(r, job, &res);
+	pdl_report_file(l->pool->report, job, &res);
 	pdl_result_finish(&res);
+	if (l->pool->hosts) {
+		pdl_hostlimit_release(l->pool->hosts, job->host);
+		pdl_queue_wake(l->pool->queue);
+	}
+	pdl_job_destroy(job);
+	l->idle[l->n_idle++] = (size_t)(x - l->slots);
 }
 
-static void *worker(void *arg)
+/* Puts x's handle into the loop for its next attempt. */
+static void add(struct pdl_loop *l, struct pdl_xfer *x)
 {
-	struct pdl_pool *p = arg;
-	CURL *h = pdl_transfer_handle_create(p->env);
-	if (!h) {
-		/* Leave the work to the other workers. */
-		return NULL;
+	CURLMcode mc = curl_multi_add_handle(l->multi, x->h);
+	if (mc != CURLM_OK) {
+		x->state = PDL_XFER_IDLE;
+		snprintf(x->res.error, sizeof(x->res.error), "%s",
+			 curl_multi_strerror(mc));
+		complete(l, x);
 	}
-	for (;;) {
+}
+
+/* Takes jobs into free slots; returns whether it took any. */
+static bool fill(struct pdl_loop *l, bool *drained, double now)
+{
+	struct pdl_pool *p = l->pool;
+	bool took = false;
+
+	while (l->n_idle > 0) {
 		struct pdl_job *job =
 		    p->hosts
-			? pdl_queue_pop_if(p->queue, host_has_room, p->hosts)
-			: pdl_queue_pop(p->queue);
+			? pdl_queue_try_pop_if(p->queue, host_has_room,
+					       p->hosts, drained)
+			: pdl_queue_try_pop_if(p->queue, NULL, NULL, drained);
 		if (!job)
 			break;
-		pdl_pool_run_job(h, p->env, p->report, job);
-		if (p->hosts) {
-			pdl_hostlimit_release(p->hosts, job->host);
-			pdl_queue_wake(p->queue);
-		}
-		pdl_job_destroy(job);
+		took = true;
+		struct pdl_xfer *x = &l->slots[l->idle[--l->n_idle]];
+		if (p->env->progress)
+			atomic_fetch_add(&p->env->progress->active, 1);
+		if (pdl_xfer_start(x, job, now))
+			add(l, x);
+		else
+			complete(l, x);
 	}
-	curl_easy_cleanup(h);
+	return took;
+}
+
+/* An attempt is over (the handle is out of the loop): finish the download
+ * or leave it waiting for its retry. */
+static bool attempt_over(struct pdl_loop *l, struct pdl_xfer *x, CURLcode rc,
+			 double now)
+{
+	if (!pdl_xfer_attempt_done(x, rc, now))
+		return false;
+	complete(l, x);
+	return true;
+}
+
+/* Collects the attempts libcurl finished; returns whether a slot freed. */
+static bool reap(struct pdl_loop *l, double now)
+{
+	bool freed = false;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(l->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *h = msg->easy_handle;
+		CURLcode rc = msg->data.result;
+		struct pdl_xfer *x = NULL;
+		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
+		curl_multi_remove_handle(l->multi, h);
+		freed |= attempt_over(l, x, rc, now);
+	}
+	return freed;
+}
+
+/* The timers: retries whose backoff is over, transfers --limit-rate held
+ * back, stalls. Also finds the next one. Returns whether a slot freed. */
+static bool sweep(struct pdl_loop *l, double now)
+{
+	bool freed = false;
+
+	l->due = now + MAX_WAIT_S;
+	for (size_t i = 0; i < l->n_slots; i++) {
+		struct pdl_xfer *x = &l->slots[i];
+		if (x->state == PDL_XFER_WAITING) {
+			if (now >= x->retry_at) {
+				pdl_xfer_rearm(x, now);
+				add(l, x);
+			} else if (x->retry_at < l->due) {
+				l->due = x->retry_at;
+			}
+			continue;
+		}
+		if (x->state != PDL_XFER_RUNNING)
+			continue;
+		if (x->paused) {
+			if (now < x->hold_until) {
+				if (x->hold_until < l->due)
+					l->due = x->hold_until;
+				continue;
+			}
+			/* libcurl may call on_write from here, which may
+			 * pause it again. */
+			x->paused = false;
+			x->last_rx = now;
+			curl_easy_pause(x->h, CURLPAUSE_CONT);
+		}
+		if (pdl_xfer_check_stall(x, now)) {
+			curl_multi_remove_handle(l->multi, x->h);
+			freed |=
+			    attempt_over(l, x, CURLE_ABORTED_BY_CALLBACK, now);
+		}
+	}
+	return freed;
+}
+
+/* A stop: every download of the loop ends now, as interrupted. */
+static void interrupt_all(struct pdl_loop *l)
+{
+	for (size_t i = 0; i < l->n_slots; i++) {
+		struct pdl_xfer *x = &l->slots[i];
+		if (x->state == PDL_XFER_RUNNING) {
+			curl_multi_remove_handle(l->multi, x->h);
+			attempt_over(l, x, CURLE_ABORTED_BY_CALLBACK,
+				     pdl_now_s());
+		} else if (x->state == PDL_XFER_WAITING) {
+			pdl_xfer_interrupt(x);
+			complete(l, x);
+		}
+	}
+}
+
+static void loop_run(struct pdl_loop *l)
+{
+	const struct pdl_env *env = l->pool->env;
+	bool drained = false;
+	int running;
+
+	for (;;) {
+		double now = pdl_now_s();
+		if (pdl_env_stopping(env)) {
+			interrupt_all(l);
+			break;
+		}
+		if (!drained)
+			fill(l, &drained, now);
+		if (drained && l->n_idle == l->n_slots)
+			break;
+		curl_multi_perform(l->multi, &running);
+		now = pdl_now_s();
+		bool freed = reap(l, now);
+		if (now >= l->due)
+			freed |= sweep(l, now);
+		if (freed)
+			continue;
+		if (!drained && l->n_idle > 0) {
+			/* Either this fill sees a job pushed from now on, or
+			 * the pusher sees hungry and wakes the poll. */
+			atomic_store(&l->hungry, true);
+			if (fill(l, &drained, now)) {
+				atomic_store(&l->hungry, false);
+				continue;
+			}
+		}
+		double wait = l->due - now;
+		int ms = wait <= 0	      ? 0
+			 : wait >= MAX_WAIT_S ? (int)(MAX_WAIT_S * 1000)
+					      : (int)ceil(wait * 1000);
+		curl_multi_poll(l->multi, NULL, 0, ms, NULL);
+		atomic_store(&l->hungry, false);
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	loop_run(arg);
 	return NULL;
 }
 
-int pdl_pool_start(struct pdl_pool *p, size_t n, struct pdl_queue *q,
-		   const struct pdl_env *env, struct pdl_report *r)
+static void loop_free(struct pdl_loop *l)
 {
-	pthread_attr_t attr;
+	for (size_t i = 0; i < l->n_slots; i++)
+		pdl_xfer_cleanup(&l->slots[i]);
+	if (l->multi)
+		curl_multi_cleanup(l->multi);
+	free(l->slots);
+	free(l->idle);
+}
+
+static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
+{
+	l->pool = p;
+	atomic_init(&l->hungry, false);
+	l->multi = curl_multi_init();
+	l->slots = calloc(n_slots, sizeof(*l->slots));
+	l->idle = calloc(n_slots, sizeof(*l->idle));
+	if (!l->multi || !l->slots || !l->idle)
+		return -1;
+	for (; l->n_slots < n_slots; l->n_slots++) {
+		size_t i = l->n_slots;
+		if (pdl_xfer_init(&l->slots[i], p->env, &l->due))
+			return -1;
+		l->idle[n_slots - 1 - i] = i; /* slot 0 is taken first */
+	}
+	l->n_idle = n_slots;
+	return 0;
+}
+
+int pdl_pool_init(struct pdl_pool *p, size_t jobs, size_t n_loops,
+		  struct pdl_queue *q, const struct pdl_env *env,
+		  struct pdl_report *r)
+{
 	struct pdl_hostlimit *hosts = p->hosts;
 
 	memset(p, 0, sizeof(*p));
@@ -84,36 +314,68 @@ int pdl_pool_start(struct pdl_pool *p, size_t n, struct pdl_queue *q,
 	p->queue = q;
 	p->env = env;
 	p->report = r;
-	p->threads = calloc(n, sizeof(*p->threads));
-	if (!p->threads)
+	if (n_loops > jobs)
+		n_loops = jobs;
+	p->loops = calloc(n_loops, sizeof(*p->loops));
+	if (!p->loops) {
+		pdl_errorf("out of memory");
 		return -1;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, WORKER_STACK);
-	for (size_t i = 0; i < n; i++) {
-		int err = pthread_create(&p->threads[i], &attr, worker, p);
-		if (err) {
-			pdl_errorf("cannot start worker %zu: %s", i + 1,
-				   strerror(err));
-			break;
+	}
+	for (; p->n_loops < n_loops; p->n_loops++) {
+		size_t i = p->n_loops;
+		size_t share = jobs / n_loops + (i < jobs % n_loops);
+		if (loop_init(&p->loops[i], p, share)) {
+			pdl_errorf("cannot set up libcurl for %zu transfers",
+				   jobs);
+			loop_free(&p->loops[i]);
+			pdl_pool_finish(p);
+			return -1;
 		}
-		p->n++;
 	}
-	pthread_attr_destroy(&attr);
-	if (p->n == 0) {
-		free(p->threads);
-		p->threads = NULL;
-		return -1;
-	}
-	if (p->n < n)
-		pdl_warnf("running with %zu workers instead of %zu", p->n, n);
+	pdl_queue_set_notify(q, notify, p);
 	return 0;
 }
 
-void pdl_pool_join(struct pdl_pool *p)
+int pdl_pool_start(struct pdl_pool *p)
 {
-	for (size_t i = 0; i < p->n; i++)
-		pthread_join(p->threads[i], NULL);
-	free(p->threads);
-	p->threads = NULL;
-	p->n = 0;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LOOP_STACK);
+	for (size_t i = 0; i < p->n_loops; i++) {
+		int err = pthread_create(&p->loops[i].thread, &attr, loop_main,
+					 &p->loops[i]);
+		if (err) {
+			pdl_errorf("cannot start a transfer thread: %s",
+				   strerror(err));
+			break;
+		}
+		p->n_threads++;
+	}
+	pthread_attr_destroy(&attr);
+	if (p->n_threads == 0)
+		return -1;
+	if (p->n_threads < p->n_loops)
+		pdl_warnf("running %zu transfer threads instead of %zu",
+			  p->n_threads, p->n_loops);
+	return 0;
+}
+
+void pdl_pool_run(struct pdl_pool *p)
+{
+	loop_run(&p->loops[0]);
+}
+
+void pdl_pool_finish(struct pdl_pool *p)
+{
+	for (size_t i = 0; i < p->n_threads; i++)
+		pthread_join(p->loops[i].thread, NULL);
+	if (p->queue)
+		pdl_queue_set_notify(p->queue, NULL, NULL);
+	for (size_t i = 0; i < p->n_loops; i++)
+		loop_free(&p->loops[i]);
+	free(p->loops);
+	p->loops = NULL;
+	p->n_loops = 0;
+	p->n_threads = 0;
 }

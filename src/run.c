@@ -264,29 +264,14 @@ static void on_stop(void *ctx)
 		pdl_queue_abort(r->queue, drop_job);
 }
 
-/* Downloads on the main thread, in input order, from the reader's queue. */
-static void run_sequential(struct run *r)
-{
-	CURL *h = pdl_transfer_handle_create(&r->env);
-	struct pdl_job *job;
-	if (!h) {
-		r->setup_failed = true;
-		pdl_queue_abort(r->queue, drop_job);
-		return;
-	}
-	while ((job = pdl_queue_pop(r->queue))) {
-		pdl_pool_run_job(h, &r->env, &r->report, job);
-		pdl_job_destroy(job);
-	}
-	curl_easy_cleanup(h);
-}
-
 /* One pass over the lists; returns its wall time. */
 static double run_pass(struct run *r, bool sequential)
 {
 	const struct pdl_options *o = r->opt;
 	struct pdl_pool pool = {.hosts = o->max_per_host ? &r->hosts : NULL};
 	pthread_t reader;
+	/* --sequential: one loop with one download, on this thread. */
+	size_t jobs = sequential ? 1 : (size_t)o->jobs;
 	size_t cap = sequential ? 2 : (size_t)o->jobs * 4;
 	/* With a per-host limit, workers pick past a busy host's URLs: give
 	 * them a wider window of the list to pick from. */
@@ -311,9 +296,15 @@ static double run_pass(struct run *r, bool sequential)
 		pdl_queue_abort(q, drop_job);
 
 	bool pool_up = false;
-	if (!sequential && !o->dry_run) {
-		pool_up = pdl_pool_start(&pool, (size_t)o->jobs, q, &r->env,
-					 &r->report) == 0;
+	if (!o->dry_run) {
+		pool_up =
+		    pdl_pool_init(&pool, jobs,
+				  sequential ? 1 : pdl_pool_loops_for(jobs), q,
+				  &r->env, &r->report) == 0;
+		if (pool_up && !sequential && pdl_pool_start(&pool)) {
+			pdl_pool_finish(&pool);
+			pool_up = false;
+		}
 		if (!pool_up) {
 			r->setup_failed = true;
 			pdl_queue_abort(q, drop_job);
@@ -326,10 +317,17 @@ static double run_pass(struct run *r, bool sequential)
 		r->setup_failed = true;
 		pdl_queue_abort(q, drop_job);
 	} else {
-		if (sequential || o->dry_run || !pool_up)
-			run_sequential(r);
+		if (pool_up && sequential)
+			pdl_pool_run(&pool);
+		if (!pool_up) {
+			/* -n, or no pool: the reader settles or drops every
+			 * line; wait for it to close the queue. */
+			struct pdl_job *job;
+			while ((job = pdl_queue_pop(q)))
+				drop_job(job);
+		}
 		if (pool_up)
-			pdl_pool_join(&pool);
+			pdl_pool_finish(&pool);
 		if (!stopping(r)) {
 			pthread_join(reader, NULL);
 		} else {

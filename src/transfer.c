@@ -1,6 +1,8 @@
-/* One download with retries: libcurl on a reused handle, the body streamed
- * straight into a temporary file, resumed with Range after a cut, renamed
- * into place only when complete. */
+/* One download with retries, as a state machine an event loop drives:
+ * libcurl on a reused handle, the body streamed straight into a temporary
+ * file, resumed with Range after a cut, renamed into place only when
+ * complete. Waiting (backoff, --limit-rate) is a deadline the loop keeps,
+ * never a sleep, so one thread can drive many downloads. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -30,54 +32,16 @@
 #define RATE_BUFFER_BELOW (8 * 1024 * 1024)
 #define RATE_BUFFER	  (16 * 1024)
 
-/* State of one transfer, reached from libcurl's callbacks. */
-struct xfer {
-	CURL *h;
-	const struct pdl_env *env;
-	struct pdl_job *job;
-	struct pdl_outfile file;
-	bool file_open;
-	bool body_started;  /* this attempt has delivered body bytes */
-	int64_t range_from; /* offset asked for this attempt, 0: none */
-	long resp_code;	    /* of the response being received */
-	int64_t resp_range_start;
-	char *disposition;
-	int write_errno;
-	bool too_big;
-	bool bad_range;
-	bool stalled;
-	double last_rx; /* when this attempt last received body bytes */
-	int64_t bytes;	/* body bytes received, all attempts */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-static double now_s(void)
+double pdl_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static bool stopping(const struct pdl_env *env)
+bool pdl_env_stopping(const struct pdl_env *env)
 {
 	return atomic_load_explicit(env->stop, memory_order_relaxed) != 0;
-}
-
-/* Sleeps up to s seconds in short steps so a stop request is seen within
- * ~50 ms. Returns false when interrupted. */
-static bool nap(const struct pdl_env *env, double s)
-{
-	double end = now_s() + s;
-	for (;;) {
-		if (stopping(env))
-			return false;
-		double left = end - now_s();
-		if (left <= 0)
-			return true;
-		double step = left < 0.05 ? left : 0.05;
-		struct timespec ts = {0, (long)(step * 1e9)};
-		nanosleep(&ts, NULL);
-	}
 }
 
 static void lock_cb(CURL *h, curl_lock_data data, curl_lock_access access,
@@ -142,7 +106,7 @@ void pdl_env_finish(struct pdl_env *env)
 	env->headers = NULL;
 }
 
-CURL *pdl_transfer_handle_create(const struct pdl_env *env)
+static CURL *handle_create(const struct pdl_env *env)
 {
 	const struct pdl_options *o = env->opt;
 	CURL *h = curl_easy_init();
@@ -171,7 +135,6 @@ CURL *pdl_transfer_handle_create(const struct pdl_env *env)
 	if (o->max_filesize)
 		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_filesize);
 	SET(CURLOPT_FAILONERROR, 1L);
-	SET(CURLOPT_NOPROGRESS, 0L);
 	/* Under --limit-rate a big buffer is read in big gaps: the kernel
 	 * then grows the socket buffer (it sizes it by what is read at once)
 	 * and the server runs hundreds of KiB ahead of the limit. */
@@ -192,7 +155,7 @@ CURL *pdl_transfer_handle_create(const struct pdl_env *env)
 
 static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
-	struct xfer *x = userdata;
+	struct pdl_xfer *x = userdata;
 	size_t len = size * n;
 	char line[1024];
 	size_t l = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
@@ -218,14 +181,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	return len;
 }
 
-static int64_t file_offset(const struct xfer *x)
+static int64_t file_offset(const struct pdl_xfer *x)
 {
 	return x->file_open ? x->file.resumed_from + x->file.written : 0;
 }
 
 /* The first body bytes of an attempt: decide whether they continue what is
  * in the file (206 at the offset asked for) or replace it. */
-static bool begin_body(struct xfer *x)
+static bool begin_body(struct pdl_xfer *x)
 {
 	if (!x->file_open) {
 		if (pdl_outfile_open(&x->file, x->env->out, x->job->relname,
@@ -254,10 +217,20 @@ static bool begin_body(struct xfer *x)
 
 static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 {
-	struct xfer *x = userdata;
+	struct pdl_xfer *x = userdata;
 	size_t len = size * n;
 	const struct pdl_env *env = x->env;
+	double now = 0;
 
+	if (env->rate) {
+		/* Over the rate: libcurl keeps these bytes and hands them over
+		 * again once the loop unpauses the transfer at hold_until. */
+		now = pdl_now_s();
+		if (now < x->hold_until) {
+			x->paused = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+	}
 	if (!x->body_started) {
 		x->body_started = true;
 		if (!begin_body(x))
@@ -272,34 +245,41 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		x->write_errno = errno;
 		return 0;
 	}
-	x->bytes += (int64_t)len;
+	x->res.bytes += (int64_t)len;
 	if (env->progress)
 		atomic_fetch_add_explicit(&env->progress->bytes, (long long)len,
 					  memory_order_relaxed);
 	if (env->rate) {
 		double wait = pdl_ratelimit_take(env->rate, len);
-		if (wait > 0)
-			nap(env, wait);
+		if (wait > 0) {
+			x->hold_until = now + wait;
+			if (x->hold_until < *x->due)
+				*x->due = x->hold_until;
+		}
+		x->last_rx = now;
+	} else {
+		x->last_rx = pdl_now_s();
 	}
-	x->last_rx = now_s();
 	return len;
 }
 
 /* The stall check is done here rather than with CURLOPT_LOW_SPEED_TIME:
  * libcurl averages the speed over about six seconds, so bytes received
  * just before a stall would delay its detection by that much. As there,
- * only body bytes count: an endless trickle of headers is a stall too. */
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-		       curl_off_t ultotal, curl_off_t ulnow)
+ * only body bytes count: an endless trickle of headers is a stall too. A
+ * transfer held back by --limit-rate is not stalled. */
+bool pdl_xfer_check_stall(struct pdl_xfer *x, double now)
 {
-	struct xfer *x = userdata;
-	if (stopping(x->env))
-		return 1;
-	if (now_s() - x->last_rx >= (double)x->env->opt->stall_timeout_s) {
-		x->stalled = true;
-		return 1;
+	if (x->state != PDL_XFER_RUNNING || x->paused)
+		return false;
+	double deadline = x->last_rx + (double)x->env->opt->stall_timeout_s;
+	if (now < deadline) {
+		if (deadline < *x->due)
+			*x->due = deadline;
+		return false;
 	}
-	return 0;
+	x->stalled = true;
+	return true;
 }
 
 static bool transient_status(long code)
@@ -328,18 +308,18 @@ static bool transient_curl(CURLcode rc)
 
 enum verdict { V_OK, V_RETRY, V_FAIL, V_STOP };
 
-static enum verdict judge(struct xfer *x, CURLcode rc, char *err, size_t n)
+static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 {
 	long code = 0;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
 	if (rc == CURLE_OK)
 		return V_OK;
-	if (x->stalled && !stopping(x->env)) {
+	if (x->stalled && !pdl_env_stopping(x->env)) {
 		snprintf(err, n, "stalled: nothing received for %ld s",
 			 x->env->opt->stall_timeout_s);
 		return V_RETRY;
 	}
-	if (rc == CURLE_ABORTED_BY_CALLBACK || stopping(x->env)) {
+	if (rc == CURLE_ABORTED_BY_CALLBACK || pdl_env_stopping(x->env)) {
 		snprintf(err, n, "interrupted");
 		return V_STOP;
 	}
@@ -387,7 +367,8 @@ static enum verdict judge(struct xfer *x, CURLcode rc, char *err, size_t n)
 		return V_FAIL;
 	}
 	if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
-		snprintf(err, n, "protocol not allowed (--proto %s)%s%s",
+		/* The message is cut where it has to be. */
+		snprintf(err, n, "protocol not allowed (--proto %.64s)%s%.120s",
 			 x->env->opt->proto, x->errbuf[0] ? ": " : "",
 			 x->errbuf);
 		return V_FAIL;
@@ -411,7 +392,7 @@ static uint64_t jitter_state(const struct pdl_job *job)
 
 /* Exponential backoff with jitter in [delay/2, delay], or what the server
  * asked for with Retry-After, within a cap. */
-static double retry_delay(struct xfer *x, int attempt)
+static double retry_delay(struct pdl_xfer *x, int attempt)
 {
 	curl_off_t after = 0;
 	if (curl_easy_getinfo(x->h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
@@ -427,7 +408,7 @@ static double retry_delay(struct xfer *x, int attempt)
 
 /* With --content-disposition, a name the server suggests replaces the one
  * derived from the URL (not one given on the list line). */
-static void apply_disposition(struct xfer *x)
+static void apply_disposition(struct pdl_xfer *x)
 {
 	if (!x->disposition || x->job->named)
 		return;
@@ -449,7 +430,7 @@ static void apply_disposition(struct xfer *x)
 	free(want);
 }
 
-static void finish_ok(struct xfer *x, struct pdl_result *res)
+static void finish_ok(struct pdl_xfer *x, struct pdl_result *res)
 {
 	if (!x->file_open) {
 		/* An empty body still makes a file. */
@@ -475,84 +456,132 @@ static void finish_ok(struct xfer *x, struct pdl_result *res)
 	res->path = strdup(x->job->relname);
 }
 
-void pdl_transfer_run(CURL *h, const struct pdl_env *env, struct pdl_job *job,
-		      struct pdl_result *res)
+int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due)
 {
-	const struct pdl_options *o = env->opt;
-	struct xfer x = {.h = h, .env = env, .job = job};
-	double t0 = now_s();
-	char err[sizeof(res->error)] = "";
+	memset(x, 0, sizeof(*x));
+	x->env = env;
+	x->due = due;
+	x->h = handle_create(env);
+	if (!x->h)
+		return -1;
+	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->h, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->h, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+	return 0;
+}
 
-	memset(res, 0, sizeof(*res));
-	res->outcome = PDL_FAILED;
+void pdl_xfer_cleanup(struct pdl_xfer *x)
+{
+	if (x->h)
+		curl_easy_cleanup(x->h);
+	x->h = NULL;
+}
+
+void pdl_xfer_rearm(struct pdl_xfer *x, double now)
+{
+	x->range_from = file_offset(x);
+	x->body_started = false;
+	x->bad_range = false;
+	x->stalled = false;
+	x->paused = false;
+	x->last_rx = now;
+	x->write_errno = 0;
+	x->resp_code = 0;
+	x->errbuf[0] = '\0';
+	x->res.attempts++;
+	x->state = PDL_XFER_RUNNING;
+	/* CURLOPT_RANGE, not RESUME_FROM: with that libcurl fails a 200
+	 * answer ("cannot resume") that begin_body takes from byte 0
+	 * instead. */
+	char range[32];
+	snprintf(range, sizeof(range), "%" PRId64 "-", x->range_from);
+	curl_easy_setopt(x->h, CURLOPT_RANGE, x->range_from > 0 ? range : NULL);
+	double stall = now + (double)x->env->opt->stall_timeout_s;
+	if (stall < *x->due)
+		*x->due = stall;
+}
+
+bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
+{
+	const struct pdl_options *o = x->env->opt;
+
+	memset(&x->res, 0, sizeof(x->res));
+	x->res.outcome = PDL_FAILED;
+	x->job = job;
+	x->t0 = now;
+	x->hold_until = 0;
+	x->file_open = false;
+	x->too_big = false;
+	x->disposition = NULL;
+	x->state = PDL_XFER_IDLE;
 	if (o->resume) {
-		if (pdl_outfile_open(&x.file, env->out, job->relname, true)) {
-			snprintf(res->error, sizeof(res->error),
+		if (pdl_outfile_open(&x->file, x->env->out, job->relname,
+				     true)) {
+			snprintf(x->res.error, sizeof(x->res.error),
 				 "cannot create %s: %s", job->relname,
 				 strerror(errno));
-			return;
+			return false;
 		}
-		x.file_open = true;
+		x->file_open = true;
 	}
+	curl_easy_setopt(x->h, CURLOPT_URL, job->url);
+	pdl_xfer_rearm(x, now);
+	return true;
+}
 
-	curl_easy_setopt(h, CURLOPT_URL, job->url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x.errbuf);
+bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
+{
+	const struct pdl_options *o = x->env->opt;
+	struct pdl_result *res = &x->res;
+	char err[sizeof(res->error)] = "";
 
-	for (int attempt = 1;; attempt++) {
-		res->attempts = attempt;
-		x.range_from = file_offset(&x);
-		x.body_started = false;
-		x.bad_range = false;
-		x.stalled = false;
-		x.last_rx = now_s();
-		x.write_errno = 0;
-		x.resp_code = 0;
-		x.errbuf[0] = '\0';
-		/* CURLOPT_RANGE, not RESUME_FROM: with that libcurl fails a
-		 * 200 answer ("cannot resume") that begin_body takes from
-		 * byte 0 instead. */
-		char range[32];
-		snprintf(range, sizeof(range), "%" PRId64 "-", x.range_from);
-		curl_easy_setopt(h, CURLOPT_RANGE,
-				 x.range_from > 0 ? range : NULL);
-
-		CURLcode rc = curl_easy_perform(h);
-		enum verdict v = judge(&x, rc, err, sizeof(err));
-		if (x.bad_range && x.file_open)
-			pdl_outfile_truncate(&x.file);
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
-		if (v == V_OK) {
-			finish_ok(&x, res);
-			break;
-		}
-		snprintf(res->error, sizeof(res->error), "%s", err);
-		if (v == V_STOP) {
-			res->outcome = PDL_INTERRUPTED;
-			break;
-		}
-		if (v == V_FAIL || attempt > o->retries)
-			break;
-		double wait = retry_delay(&x, attempt);
-		pdl_debugf("%s: %s; retry %d of %ld in %.1fs%s", job->shown_url,
-			   err, attempt, o->retries, wait,
-			   file_offset(&x) > 0 ? ", resuming" : "");
-		if (!nap(env, wait)) {
-			res->outcome = PDL_INTERRUPTED;
-			snprintf(res->error, sizeof(res->error), "interrupted");
-			break;
-		}
+	x->state = PDL_XFER_IDLE;
+	enum verdict v = judge(x, rc, err, sizeof(err));
+	if (x->bad_range && x->file_open)
+		pdl_outfile_truncate(&x->file);
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &res->status);
+	if (v == V_OK) {
+		finish_ok(x, res);
+		return true;
 	}
-	if (res->outcome == PDL_OK && pdl_log_verbose()) {
+	snprintf(res->error, sizeof(res->error), "%s", err);
+	if (v == V_STOP) {
+		res->outcome = PDL_INTERRUPTED;
+		return true;
+	}
+	if (v == V_FAIL || res->attempts > o->retries)
+		return true;
+	double wait = retry_delay(x, res->attempts);
+	pdl_debugf("%s: %s; retry %d of %ld in %.1fs%s", x->job->shown_url, err,
+		   res->attempts, o->retries, wait,
+		   file_offset(x) > 0 ? ", resuming" : "");
+	x->state = PDL_XFER_WAITING;
+	x->retry_at = now + wait;
+	if (x->retry_at < *x->due)
+		*x->due = x->retry_at;
+	return false;
+}
+
+void pdl_xfer_interrupt(struct pdl_xfer *x)
+{
+	x->state = PDL_XFER_IDLE;
+	x->res.outcome = PDL_INTERRUPTED;
+	snprintf(x->res.error, sizeof(x->res.error), "interrupted");
+}
+
+struct pdl_job *pdl_xfer_end(struct pdl_xfer *x, struct pdl_result *res)
+{
+	const struct pdl_options *o = x->env->opt;
+	struct pdl_job *job = x->job;
+
+	if (x->res.outcome == PDL_OK && pdl_log_verbose()) {
 		long redirs = 0;
 		char *eff = NULL;
-		curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &redirs);
-		curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
+		curl_easy_getinfo(x->h, CURLINFO_REDIRECT_COUNT, &redirs);
+		curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &eff);
 		if (redirs > 0 && eff) {
 			char *shown = pdl_url_redact(eff);
 			pdl_debugf("%s: followed %ld redirect%s to %s",
@@ -561,16 +590,17 @@ void pdl_transfer_run(CURL *h, const struct pdl_env *env, struct pdl_job *job,
 			free(shown);
 		}
 	}
-	if (x.file_open) {
-		bool keep = o->resume && file_offset(&x) > 0;
-		pdl_outfile_abort(&x.file, keep);
+	if (x->file_open) {
+		bool keep = o->resume && file_offset(x) > 0;
+		pdl_outfile_abort(&x->file, keep);
+		x->file_open = false;
 	}
-	free(x.disposition);
-	/* The handle outlives this frame; nothing may point into it. */
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	res->bytes = x.bytes;
-	res->seconds = now_s() - t0;
+	free(x->disposition);
+	x->disposition = NULL;
+	x->res.seconds = pdl_now_s() - x->t0;
+	*res = x->res;
+	memset(&x->res, 0, sizeof(x->res));
+	x->job = NULL;
+	x->state = PDL_XFER_IDLE;
+	return job;
 }

@@ -1,5 +1,5 @@
 /* One download: a URL into a file of the output directory, with libcurl,
- * on a handle the calling worker owns and reuses. */
+ * on a handle reused from one URL to the next, moved on by an event loop. */
 #ifndef PDL_TRANSFER_H
 #define PDL_TRANSFER_H
 
@@ -25,18 +25,79 @@ struct pdl_env {
 	struct pdl_progress *progress; /* NULL: no live counters */
 };
 
+/* Monotonic seconds, the clock of every timer of a transfer. */
+double pdl_now_s(void);
+/* Whether a stop was asked for (a signal). */
+bool pdl_env_stopping(const struct pdl_env *env);
+
 /* Builds the libcurl share (with its locks) and the header list. */
 int pdl_env_init(struct pdl_env *env, const struct pdl_options *opt,
 		 struct pdl_outdir *out, atomic_int *stop);
 void pdl_env_finish(struct pdl_env *env);
 
-/* A handle set up with everything that does not change between URLs. */
-CURL *pdl_transfer_handle_create(const struct pdl_env *env);
+/* One download across its attempts, driven by an event loop (pool.c):
+ * the loop adds h to its curl_multi handle, and calls back here when an
+ * attempt ends and when a timer is due. The struct must not move while in
+ * use: libcurl's callbacks point to it. */
+enum pdl_xfer_state {
+	PDL_XFER_IDLE,	  /* no job */
+	PDL_XFER_RUNNING, /* h is in the loop's multi handle */
+	PDL_XFER_WAITING, /* backing off until retry_at, h not in the loop */
+};
 
-/* Downloads job->url into job->relname with retries; fills res. With
- * --content-disposition, job->relname may be replaced by the name the
- * server suggested (still reserved). */
-void pdl_transfer_run(CURL *h, const struct pdl_env *env, struct pdl_job *job,
-		      struct pdl_result *res);
+struct pdl_xfer {
+	CURL *h;
+	const struct pdl_env *env;
+	double *due; /* the loop's next timer: lowered when one is set here */
+	enum pdl_xfer_state state;
+	struct pdl_job *job;
+	struct pdl_result res;
+	double t0;
+	double retry_at;   /* PDL_XFER_WAITING: when to try again */
+	double hold_until; /* --limit-rate: no more bytes before this */
+	bool paused;	   /* the write callback said CURL_WRITEFUNC_PAUSE */
+	/* The attempt being received. */
+	struct pdl_outfile file;
+	bool file_open;
+	bool body_started;  /* this attempt has delivered body bytes */
+	int64_t range_from; /* offset asked for this attempt, 0: none */
+	long resp_code;	    /* of the response being received */
+	int64_t resp_range_start;
+	char *disposition;
+	int write_errno;
+	bool too_big;
+	bool bad_range;
+	bool stalled;
+	double last_rx; /* when this attempt last received body bytes */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Sets up x with a handle carrying everything that does not change from
+ * one URL to the next. due is the loop's timer (see above). */
+int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due);
+void pdl_xfer_cleanup(struct pdl_xfer *x);
+
+/* Takes on job and readies its first attempt. Returns false when it ended
+ * at once (the result is then ready for pdl_xfer_end). */
+bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now);
+
+/* An attempt ended with rc (the handle is already out of the loop).
+ * Returns true when the download is over (pdl_xfer_end next); false when
+ * it is PDL_XFER_WAITING for retry_at. */
+bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now);
+
+/* Readies the next attempt after a backoff, for the loop to add h again. */
+void pdl_xfer_rearm(struct pdl_xfer *x, double now);
+
+/* Whether a running attempt has received no body bytes for
+ * --stall-timeout; marks it so that pdl_xfer_attempt_done retries it. */
+bool pdl_xfer_check_stall(struct pdl_xfer *x, double now);
+
+/* Ends a download that is waiting to retry because of a stop. */
+void pdl_xfer_interrupt(struct pdl_xfer *x);
+
+/* Closes what the download holds and moves its result to res; x is idle
+ * again, and the job goes back to the caller. */
+struct pdl_job *pdl_xfer_end(struct pdl_xfer *x, struct pdl_result *res);
 
 #endif

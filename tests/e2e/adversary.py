@@ -378,7 +378,8 @@ class Adversarial(harness.E2E):
                                  "raw C1 control %r in %r" % (ch, res))
 
 
-def start_pdl(args, stdin=subprocess.DEVNULL, env=None):
+def start_pdl(args, stdin=subprocess.DEVNULL, env=None,
+              stdout=subprocess.PIPE):
     """pdl as a background process (for signals and sampling)."""
     e = dict(os.environ)
     if env:
@@ -388,7 +389,7 @@ def start_pdl(args, stdin=subprocess.DEVNULL, env=None):
         cmd = ["valgrind", "-q", "--error-exitcode=86", "--leak-check=full",
                "--errors-for-leak-kinds=definite,indirect",
                "--show-leak-kinds=definite,indirect"] + cmd
-    return subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE,
+    return subprocess.Popen(cmd, stdin=stdin, stdout=stdout,
                             stderr=subprocess.PIPE, env=e)
 
 
@@ -402,6 +403,8 @@ def finish(proc, timeout):
         raise AssertionError("pdl did not finish in %ss: %r" %
                              (timeout, err[-2000:]))
     harness.check_sanitizers(err)
+    if out is None:
+        out = b""
     if harness.VALGRIND and proc.returncode == 86:
         raise AssertionError("valgrind found errors:\n" +
                              err.decode("utf-8", "replace"))

@@ -34,10 +34,49 @@ class Signals(adversary.Adversarial):
             "%s stall" % self.url("/stall/100000?after=5000"),
         ]
 
-    def start(self, lines, *opts, stdin=subprocess.DEVNULL):
+    def start(self, lines, *opts, stdin=subprocess.DEVNULL,
+              stdout=subprocess.PIPE, env=None):
         path = adversary.write_raw_list(self.box, lines)
         return adversary.start_pdl(["--progress", "none", "-o", self.box.out]
-                                   + list(opts) + [path], stdin=stdin)
+                                   + list(opts) + [path], stdin=stdin,
+                                   stdout=stdout, env=env)
+
+    def start_stuck(self):
+        """pdl -j 8 on the slow list, writing its report into a pipe that
+        nobody reads: once the test fills it, the next line pdl reports
+        blocks, so a first stop cannot end the run before a second signal
+        comes (it would otherwise end it within milliseconds)."""
+        import fcntl
+        r, w = os.pipe()
+        fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+        # Quitting at once leaves threads unjoined by design; under
+        # ThreadSanitizer that is a "thread leak" report, not a bug.
+        env = {"TSAN_OPTIONS": os.environ.get("TSAN_OPTIONS", "") +
+               ":report_thread_leaks=0"}
+        proc = self.start(self.slow_list(), "-j", "8", stdout=w, env=env)
+        self.addCleanup(os.close, r)
+        self.wait_started(proc)
+        # a non-blocking writer of our own: O_NONBLOCK set on w itself
+        # would be shared with pdl's stdout
+        fill = os.open("/proc/self/fd/%d" % w, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(w)
+        for size in (512, 64, 8, 1):  # to the last byte
+            try:
+                while True:
+                    os.write(fill, b"#" * size)
+            except BlockingIOError:
+                pass
+        os.close(fill)
+        return proc, r
+
+    def first_stop_stuck(self, proc, sig):
+        proc.send_signal(sig)
+        early = self.read_stderr_until(proc, b"stopping", 10 * SLOW)
+        self.assertIn(b"stopping", early)
+        # stuck writing its STOP lines, pdl is still there
+        time.sleep(0.2)
+        self.assertIsNone(proc.poll(), "pdl ended before the second signal")
+        return early
 
     def wait_started(self, proc, names=("done",), temps=(".drip.pdl-part",)):
         """Until the quick file is in place and the slow transfers have
@@ -111,10 +150,8 @@ class Signals(adversary.Adversarial):
         return got
 
     def test_second_sigint_exits_at_once(self):
-        proc = self.start(self.slow_list(), "-j", "8")
-        self.wait_started(proc)
-        proc.send_signal(signal.SIGINT)
-        early = self.read_stderr_until(proc, b"stopping", 10 * SLOW)
+        proc, _ = self.start_stuck()
+        early = self.first_stop_stuck(proc, signal.SIGINT)
         proc.send_signal(signal.SIGINT)
         t0 = time.monotonic()
         res = adversary.finish(proc, 30 * SLOW)
@@ -125,10 +162,8 @@ class Signals(adversary.Adversarial):
         self.assert_files({"done": pattern(1000)})
 
     def test_sigterm_then_sigint_exits_at_once(self):
-        proc = self.start(self.slow_list(), "-j", "8")
-        self.wait_started(proc)
-        proc.send_signal(signal.SIGTERM)
-        early = self.read_stderr_until(proc, b"stopping", 10 * SLOW)
+        proc, _ = self.start_stuck()
+        early = self.first_stop_stuck(proc, signal.SIGTERM)
         proc.send_signal(signal.SIGINT)
         res = adversary.finish(proc, 30 * SLOW)
         # the code of the signal that quit
