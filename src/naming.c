@@ -135,11 +135,26 @@ static char *decoded_name(const char *seg, size_t len)
 	return name;
 }
 
+/* The last segment of the len bytes at path, decoded and made safe. */
+static char *last_segment_name(const char *path, size_t len)
+{
+	const char *seg = path + len;
+
+	while (seg > path && seg[-1] != '/')
+		seg--;
+	return decoded_name(seg, len - (size_t)(seg - path));
+}
+
+char *pdl_name_from_path(const char *path)
+{
+	return last_segment_name(path, strlen(path));
+}
+
 char *pdl_name_from_url(const char *url)
 {
 	CURLU *h = curl_url();
 	char *cpath = NULL, *name;
-	const char *path, *seg;
+	const char *path;
 	size_t len;
 
 	if (!h)
@@ -153,10 +168,7 @@ char *pdl_name_from_url(const char *url)
 	} else {
 		manual_path(url, &path, &len);
 	}
-	seg = path + len;
-	while (seg > path && seg[-1] != '/')
-		seg--;
-	name = decoded_name(seg, len - (size_t)(seg - path));
+	name = last_segment_name(path, len);
 	curl_free(cpath);
 	curl_url_cleanup(h);
 	return name;

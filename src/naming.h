@@ -12,6 +12,10 @@
  * malloc'd; NULL only when out of memory. */
 char *pdl_name_from_url(const char *url);
 
+/* The same name from the path libcurl parsed out of the URL
+ * (CURLUPART_PATH), for a caller that has parsed it already. */
+char *pdl_name_from_path(const char *path);
+
 /* Makes one path component safe in place-free fashion: '/', '\\', NUL and
  * control bytes become '_', "." and ".." become "_" and "__", a leading
  * '.' that would hide the file is kept, and the result is cut to

@@ -60,18 +60,11 @@ static bool stopping(struct run *r)
 }
 
 /* host:port as the URL names it, for --max-per-host. */
-static void host_key(const char *url, char *out, size_t n)
+static void host_key(const struct pdl_url *url, char *out, size_t n)
 {
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL;
 	out[0] = '\0';
-	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
-	    !curl_url_get(u, CURLUPART_HOST, &host, 0) &&
-	    !curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
-		snprintf(out, n, "%s:%s", host, port);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	if (url->port)
+		snprintf(out, n, "%s:%s", url->host, url->port);
 }
 
 static void report_bad(struct run *r, const char *src,
@@ -86,15 +79,17 @@ static void report_bad(struct run *r, const char *src,
 }
 
 /* Turns one usable line into a job with its reserved name, or reports why
- * it cannot be one. NULL when the line was handled here. */
-static struct pdl_job *make_job(struct run *r, const char *src,
-				const struct pdl_line *line, size_t index)
+ * it cannot be one. NULL when the line was handled here. The URL is parsed
+ * once, into url, for the check, the name and the host key. */
+static struct pdl_job *make_job(struct run *r, struct pdl_url *url,
+				const char *src, const struct pdl_line *line,
+				size_t index)
 {
 	const struct pdl_options *o = r->opt;
 	const char *reason = NULL;
 	char *want = NULL, *final = NULL;
 
-	if (pdl_url_check(line->url, o->proto, &reason)) {
+	if (pdl_url_parse(url, line->url, o->proto, &reason)) {
 		report_bad(r, src, line, reason);
 		return NULL;
 	}
@@ -108,7 +103,7 @@ static struct pdl_job *make_job(struct run *r, const char *src,
 		want = pdl_name_check_relative(line->name, &reason);
 		job->named = true;
 	} else {
-		want = pdl_name_from_url(line->url);
+		want = pdl_name_from_path(url->path);
 		reason = "out of memory";
 	}
 	if (!want) {
@@ -127,7 +122,7 @@ static struct pdl_job *make_job(struct run *r, const char *src,
 	job->relname = final;
 	job->exists = rv == PDL_RESERVE_EXISTS;
 	if (o->max_per_host)
-		host_key(job->url, job->host, sizeof(job->host));
+		host_key(url, job->host, sizeof(job->host));
 	return job;
 }
 
@@ -187,7 +182,9 @@ static void read_lists(struct run *r, struct pdl_queue *q)
 	size_t n_inputs = o->n_inputs ? o->n_inputs : 1;
 	size_t index = 0;
 	struct pdl_list_reader *lr = malloc(sizeof(*lr));
+	struct pdl_url url;
 
+	pdl_url_init(&url);
 	if (!lr) {
 		pdl_errorf("out of memory");
 		r->setup_failed = true;
@@ -222,7 +219,8 @@ static void read_lists(struct run *r, struct pdl_queue *q)
 				report_bad(r, lr->label, &line, line.reason);
 				continue;
 			}
-			struct pdl_job *job = make_job(r, lr->label, &line, my);
+			struct pdl_job *job =
+			    make_job(r, &url, lr->label, &line, my);
 			if (!job || settle_early(r, job)) {
 				pdl_job_destroy(job);
 				continue;
@@ -237,6 +235,7 @@ static void read_lists(struct run *r, struct pdl_queue *q)
 	}
 	free(lr);
 out:
+	pdl_url_finish(&url);
 	atomic_store(&r->progress.total_final, true);
 	pdl_queue_close(q);
 	atomic_store(&r->reader_done, true);

@@ -242,18 +242,42 @@ static bool proto_allowed(const char *scheme, const char *protos)
 }
 
 /* The scheme refusal names the scheme, so it lives in a per-thread buffer:
- * *reason stays valid until the next pdl_url_check() on the same thread.
- * All other reasons are static. */
+ * *reason stays valid until the next check on the same thread. All other
+ * reasons are static. */
 static _Thread_local char scheme_reason[96];
 
-int pdl_url_check(const char *url, const char *protos, const char **reason)
+void pdl_url_init(struct pdl_url *u)
+{
+	u->h = NULL;
+	u->host = NULL;
+	u->port = NULL;
+	u->path = NULL;
+}
+
+static void parts_free(struct pdl_url *u)
+{
+	curl_free(u->host);
+	curl_free(u->port);
+	curl_free(u->path);
+	u->host = u->port = u->path = NULL;
+}
+
+void pdl_url_finish(struct pdl_url *u)
+{
+	parts_free(u);
+	curl_url_cleanup(u->h);
+	u->h = NULL;
+}
+
+int pdl_url_parse(struct pdl_url *u, const char *url, const char *protos,
+		  const char **reason)
 {
 	const unsigned char *s;
-	CURLU *h;
 	CURLUcode rc;
-	char *scheme = NULL, *host = NULL, *port = NULL;
+	char *scheme = NULL;
 	int ret = -1;
 
+	parts_free(u);
 	if (!protos)
 		protos = "http,https";
 	if (!url || !*url) {
@@ -273,18 +297,22 @@ int pdl_url_check(const char *url, const char *protos, const char **reason)
 		}
 	}
 
-	h = curl_url();
-	if (!h) {
+	if (!u->h)
+		u->h = curl_url();
+	if (!u->h) {
 		*reason = "out of memory";
 		return -1;
 	}
+	/* A handle that holds a URL would resolve a relative one ("x.com/a")
+	 * against it and succeed: every URL starts from an empty handle. */
+	curl_url_set(u->h, CURLUPART_URL, NULL, 0);
 	/* Unknown schemes parse, so that the refusal below names them. */
-	rc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+	rc = curl_url_set(u->h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
 	if (rc) {
 		*reason = url_error_text(url, rc);
 		goto out;
 	}
-	rc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+	rc = curl_url_get(u->h, CURLUPART_SCHEME, &scheme, 0);
 	if (rc) {
 		*reason = url_error_text(url, rc);
 		goto out;
@@ -295,30 +323,46 @@ int pdl_url_check(const char *url, const char *protos, const char **reason)
 		*reason = scheme_reason;
 		goto out;
 	}
-	rc = curl_url_get(h, CURLUPART_HOST, &host, 0);
-	if (rc || !host || !*host) {
+	rc = curl_url_get(u->h, CURLUPART_HOST, &u->host, 0);
+	if (rc || !u->host || !*u->host) {
 		*reason = "no host";
 		goto out;
 	}
 	/* libcurl keeps any bytes here and fails only when it converts the
 	 * name for the transfer, too late to name the line. */
-	if (!utf8_valid(host)) {
+	if (!utf8_valid(u->host)) {
 		*reason = "bad host name";
 		goto out;
 	}
-	/* Port 0 parses but can never be connected to. */
-	if (curl_url_get(h, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-	    strcmp(port, "0") == 0) {
+	/* Port 0 parses but can never be connected to; no default is 0. */
+	if (curl_url_get(u->h, CURLUPART_PORT, &u->port, CURLU_DEFAULT_PORT) ==
+		CURLUE_OK &&
+	    strcmp(u->port, "0") == 0) {
 		*reason = "bad port number";
+		goto out;
+	}
+	rc = curl_url_get(u->h, CURLUPART_PATH, &u->path, 0);
+	if (rc) {
+		*reason = url_error_text(url, rc);
 		goto out;
 	}
 	*reason = NULL;
 	ret = 0;
 out:
-	curl_free(port);
-	curl_free(host);
 	curl_free(scheme);
-	curl_url_cleanup(h);
+	if (ret)
+		parts_free(u);
+	return ret;
+}
+
+int pdl_url_check(const char *url, const char *protos, const char **reason)
+{
+	struct pdl_url u;
+	int ret;
+
+	pdl_url_init(&u);
+	ret = pdl_url_parse(&u, url, protos, reason);
+	pdl_url_finish(&u);
 	return ret;
 }
 

@@ -50,6 +50,27 @@ void pdl_line_parse(char *line, size_t len, struct pdl_line *out);
  * ("http,https"). Returns 0 when usable, else -1 with *reason static text. */
 int pdl_url_check(const char *url, const char *protos, const char **reason);
 
+struct Curl_URL;
+
+/* A URL as libcurl reads it, so that the reader parses each line once for
+ * the check, the file name and the host key. The libcurl handle is kept
+ * from one URL to the next (the reader is one thread). */
+struct pdl_url {
+	struct Curl_URL *h; /* made on the first parse */
+	char *host;
+	char *port; /* the scheme's default when the URL names none */
+	char *path; /* "." and ".." resolved, as it will be requested */
+};
+
+void pdl_url_init(struct pdl_url *u);
+void pdl_url_finish(struct pdl_url *u);
+
+/* pdl_url_check() that keeps what it parsed: on 0, u's host and path are
+ * set (port may be NULL for a scheme libcurl does not know), valid until
+ * the next pdl_url_parse() or pdl_url_finish() on u; on -1 all are NULL. */
+int pdl_url_parse(struct pdl_url *u, const char *url, const char *protos,
+		  const char **reason);
+
 /* Copy of url with any password replaced by "***"; malloc'd. */
 char *pdl_url_redact(const char *url);
 

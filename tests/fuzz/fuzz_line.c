@@ -1,5 +1,6 @@
 /* libFuzzer harness: bytes as one list line through pdl_line_parse, the URL
- * through pdl_url_check and pdl_url_redact, with what each promises. */
+ * through pdl_url_check, pdl_url_parse and pdl_url_redact, with what each
+ * promises. */
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -102,11 +103,33 @@ static void check_redact(const char *url)
 	free(red);
 }
 
+/* Kept from one input to the next, as the reader keeps it across lines. */
+static struct pdl_url reused;
+
+/* The reused handle answers as a fresh one does, whatever came before. */
+static void check_reused(const char *url, const char *protos, int rc,
+			 const char *reason)
+{
+	const char *r2 = (const char *)1;
+	char first[128];
+
+	snprintf(first, sizeof(first), "%s", rc ? reason : "");
+	REQUIRE(pdl_url_parse(&reused, url, protos, &r2) == rc);
+	if (rc) {
+		REQUIRE(r2 && !strcmp(r2, first));
+		REQUIRE(!reused.host && !reused.port && !reused.path);
+	} else {
+		REQUIRE(r2 == NULL);
+		REQUIRE(reused.host && *reused.host && reused.path);
+	}
+}
+
 static void check_url(const char *url, const char *protos)
 {
 	const char *reason = (const char *)1;
 	int rc = pdl_url_check(url, protos, &reason);
 
+	check_reused(url, protos, rc, reason);
 	if (rc == 0) {
 		REQUIRE(reason == NULL);
 		for (const unsigned char *p = (const unsigned char *)url; *p;

@@ -1,5 +1,6 @@
-/* Unit tests for naming.c: names from URLs and Content-Disposition, checks
- * of NAMEs given on list lines, and collision numbering. */
+/* Unit tests for naming.c: names from URLs, their paths and
+ * Content-Disposition, checks of NAMEs given on list lines, and collision
+ * numbering. */
 #include "check.h"
 #include "naming.h"
 
@@ -93,6 +94,34 @@ static void test_from_url(void)
 
 		if (!got || strcmp(got, cases[i].want))
 			fprintf(stderr, "url %s\n", cases[i].url);
+		CHECK_STR(got, cases[i].want);
+		free(got);
+	}
+}
+
+/* Paths as libcurl hands them out: dot segments resolved, no query. */
+static void test_from_path(void)
+{
+	static const struct {
+		const char *path, *want;
+	} cases[] = {
+	    {"/a/b.jpg", "b.jpg"},
+	    {"/a.tar.gz", "a.tar.gz"},
+	    {"/", "index.html"},
+	    {"", "index.html"},
+	    {"/dir/", "index.html"},
+	    {"b.jpg", "b.jpg"},
+	    {"/a%20b.jpg", "a b.jpg"},
+	    {"/a%2Fb.jpg", "a_b.jpg"},
+	    {"/%2e%2e", "__"},
+	    {"/a%00b", "a_b"},
+	    {"/a\\b.jpg", "a_b.jpg"},
+	    {"/%C3%A9t%C3%A9.txt", "\xc3\xa9t\xc3\xa9.txt"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *got = pdl_name_from_path(cases[i].path);
+
 		CHECK_STR(got, cases[i].want);
 		free(got);
 	}
@@ -440,6 +469,7 @@ int main(void)
 {
 	test_from_url();
 	test_from_url_long();
+	test_from_path();
 	test_sanitize();
 	test_check_relative();
 	test_numbered();

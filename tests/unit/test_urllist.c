@@ -1,6 +1,8 @@
 /* Tests for URL list reading: line splitting, physical line numbers over
- * awkward files, the URL check against --proto, password redaction. */
+ * awkward files, the URL check against --proto and the parts kept from it,
+ * password redaction. */
 #include "check.h"
+#include "naming.h"
 #include "urllist.h"
 
 #include <errno.h>
@@ -302,6 +304,7 @@ static void test_url_check(void)
 	    {"file:///etc/passwd", "file", "no host"},
 	};
 	const char *reason;
+	struct pdl_url u;
 	size_t i;
 	int rc;
 
@@ -314,6 +317,106 @@ static void test_url_check(void)
 		if (rc != (t[i].reason ? -1 : 0))
 			fprintf(stderr, "  url: \"%s\"\n", t[i].url);
 	}
+	/* One handle for all, as the reader keeps it: a relative URL after a
+	 * good one must not be resolved against it. */
+	pdl_url_init(&u);
+	for (i = 0; i < LEN(t); i++) {
+		reason = "unset";
+		rc = pdl_url_parse(&u, t[i].url, t[i].protos, &reason);
+		CHECK_INT(rc, t[i].reason ? -1 : 0);
+		if (t[i].reason)
+			CHECK_STR(reason, t[i].reason);
+		else
+			CHECK(reason == NULL);
+		CHECK(rc ? !u.host && !u.port && !u.path
+			 : u.host && u.port && u.path);
+		if (rc != (t[i].reason ? -1 : 0))
+			fprintf(stderr, "  url: \"%s\"\n", t[i].url);
+	}
+	pdl_url_finish(&u);
+	CHECK(!u.h && !u.host && !u.port && !u.path);
+}
+
+/* The parts the reader takes from its one parse: the host and port of the
+ * --max-per-host key and the path the file name comes from. */
+static void test_url_parts(void)
+{
+	static const struct {
+		const char *url, *host, *port, *path;
+	} t[] = {
+	    {"http://127.0.0.1:8080/a/b.jpg?x=1#f", "127.0.0.1", "8080",
+	     "/a/b.jpg"},
+	    {"http://h", "h", "80", "/"},
+	    {"https://h/", "h", "443", "/"},
+	    {"HTTP://Example.COM/X", "Example.COM", "80", "/X"},
+	    {"http://h:80/x", "h", "80", "/x"},
+	    {"https://u:pw@h:8443/d/", "h", "8443", "/d/"},
+	    {"http://[::1]/x", "[::1]", "80", "/x"},
+	    {"ftp://h/pub/f.iso", "h", "21", "/pub/f.iso"},
+	    {"http://h/a/../b/./c%20d", "h", "80", "/b/c%20d"},
+	    {"http://h/a/..", "h", "80", "/"},
+	    {"http://h?q=a/b", "h", "80", "/"},
+	};
+	const char *reason;
+	struct pdl_url u;
+	size_t i;
+
+	pdl_url_init(&u);
+	for (i = 0; i < LEN(t); i++) {
+		CHECK_INT(
+		    pdl_url_parse(&u, t[i].url, "http,https,ftp", &reason), 0);
+		CHECK_STR(u.host, t[i].host);
+		CHECK_STR(u.port, t[i].port);
+		CHECK_STR(u.path, t[i].path);
+	}
+	/* the same handle, fresh each time: nothing of the last URL stays */
+	CHECK_INT(pdl_url_parse(&u, "/x", NULL, &reason), -1);
+	CHECK_STR(reason, "no scheme");
+	CHECK(!u.host && !u.port && !u.path);
+	CHECK_INT(pdl_url_parse(&u, "http://h/y", NULL, &reason), 0);
+	CHECK_STR(u.path, "/y");
+	pdl_url_finish(&u);
+	/* finishing an unused one is fine */
+	pdl_url_init(&u);
+	pdl_url_finish(&u);
+}
+
+/* The reader names files from the parsed path; that must be the name the
+ * URL itself gives. */
+static void test_url_name(void)
+{
+	static const char *const t[] = {
+	    "http://h/a/b.jpg",
+	    "http://h/a/b.jpg?x=1&y=/c/d.png",
+	    "http://h/b.jpg#frag/x.png",
+	    "http://h/?q=a.jpg",
+	    "http://h/a%20b.jpg",
+	    "http://h/a%2Fb.jpg",
+	    "http://h/x/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+	    "http://h/a/..",
+	    "http://h/a/.",
+	    "http://h",
+	    "http://h/dir/",
+	    "http://h/a%00b",
+	    "http://h/a\\b.jpg",
+	    "http://h/%C3%A9t%C3%A9.txt",
+	    "http://user:pw@h:8080/d/x.jpg",
+	};
+	const char *reason;
+	struct pdl_url u;
+	char *want, *got;
+	size_t i;
+
+	pdl_url_init(&u);
+	for (i = 0; i < LEN(t); i++) {
+		CHECK_INT(pdl_url_parse(&u, t[i], NULL, &reason), 0);
+		want = pdl_name_from_url(t[i]);
+		got = pdl_name_from_path(u.path);
+		CHECK_STR(got, want);
+		free(want);
+		free(got);
+	}
+	pdl_url_finish(&u);
 }
 
 static void test_redact(void)
@@ -363,6 +466,8 @@ int main(void)
 	test_open();
 	test_read_error();
 	test_url_check();
+	test_url_parts();
+	test_url_name();
 	test_redact();
 	return check_done();
 }
