@@ -1,0 +1,193 @@
+"""End-to-end: https. A TLS server on 127.0.0.1 with a self-signed
+certificate made for the run: pdl verifies peers by default (and so fails
+here), -k downloads byte-exact with eight workers starting their
+handshakes together, and http and https mix in one list. Skipped when the
+openssl command is not installed (scripts/setup.sh installs it)."""
+
+import http.server
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import pattern  # noqa: E402
+
+OPENSSL = shutil.which("openssl")
+
+
+def make_cert(directory):
+    """A P-256 key and a self-signed certificate for 127.0.0.1."""
+    key = os.path.join(directory, "key.pem")
+    cert = os.path.join(directory, "cert.pem")
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+class TLSServer:
+    """HTTP/1.1 keep-alive over TLS: `/pattern/N` answers pattern(N). Each
+    connection's handshake runs on its own thread, so the handshakes of
+    several pdl workers can overlap; it counts completed handshakes and
+    failed ones."""
+
+    def __init__(self, cert, key):
+        outer = self
+        self.lock = threading.Lock()
+        self.handshakes = 0
+        self.failed = 0
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                self.request.settimeout(30)
+                try:
+                    self.request = ctx.wrap_socket(self.request,
+                                                   server_side=True)
+                    ok = True
+                except (ssl.SSLError, OSError):
+                    ok = False
+                with outer.lock:
+                    if ok:
+                        outer.handshakes += 1
+                    else:
+                        outer.failed += 1
+                if not ok:
+                    raise ConnectionAbortedError("handshake failed")
+                super().setup()
+
+            def finish(self):
+                super().finish()
+                self.request.close()  # the server closes only the raw socket
+
+            def do_GET(self):
+                if not self.path.startswith("/pattern/"):
+                    self.send_error(404)
+                    return
+                body = pattern(int(self.path[9:]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a refused handshake is counted, not printed
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.base = "https://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return self.base + path
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+@unittest.skipUnless(OPENSSL, "the openssl command is not installed")
+class TLS(harness.E2E):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certdir = tempfile.mkdtemp(prefix="pdl-tls-")
+        try:
+            cls.tls = TLSServer(*make_cert(cls.certdir))
+        except Exception:
+            shutil.rmtree(cls.certdir, ignore_errors=True)
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tls.stop()
+        shutil.rmtree(cls.certdir, ignore_errors=True)
+        super().tearDownClass()
+
+    def sizes(self, n):
+        # distinct sizes, so distinct names, from one byte to past 100 KiB
+        return [1 + i * 2099 for i in range(n)]
+
+    def test_insecure_parallel_byte_exact(self):
+        sizes = self.sizes(48)
+        lst = self.box.write_list(
+            [self.tls.url("/pattern/%d" % n) for n in sizes])
+        before = self.tls.handshakes
+        r = self.pdl("-k", "-j", "8", "--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("--insecure", r.stderr)
+        files = r.files()
+        self.assertEqual(len(files), len(sizes))
+        for f in files:
+            self.assertTrue(f["ok"], f)
+            self.assertEqual(f["status"], 200, f)
+        self.assertEqual(self.box.out_files(),
+                         {str(n): pattern(n) for n in sizes})
+        # connections are kept: about one handshake per worker, not per file
+        made = self.tls.handshakes - before
+        self.assertGreaterEqual(made, 2)
+        self.assertLessEqual(made, 16)
+        self.assert_clean()
+
+    def test_verified_by_default(self):
+        sizes = self.sizes(4)
+        lst = self.box.write_list(
+            [self.tls.url("/pattern/%d" % n) for n in sizes])
+        r = self.pdl("-j", "4", "--retries", "0", "--json", "-o",
+                     self.box.out, lst)
+        self.assertEqual(r.rc, 1, r)
+        files = r.files()
+        self.assertEqual(len(files), len(sizes))
+        for f in files:
+            self.assertFalse(f["ok"], f)
+            self.assertIn("certificate", f["error"], f)
+        self.assertEqual(self.box.out_files(), {})
+        self.assert_clean()
+
+    def test_http_and_https_in_one_list(self):
+        sizes = self.sizes(12)
+        urls = []
+        want = {}
+        for i, n in enumerate(sizes):
+            if i % 2:
+                urls.append(self.tls.url("/pattern/%d" % n))
+                want[str(n)] = pattern(n)
+            else:
+                urls.append(self.url("/bytes/%d" % n))
+                want[str(n)] = pattern(n)
+        lst = self.box.write_list(urls)
+        r = self.pdl("-k", "-j", "3", "--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(len(r.files()), len(urls))
+        self.assertEqual(self.box.out_files(), want)
+        self.assert_clean()
+
+
+if __name__ == "__main__":
+    harness.main()
