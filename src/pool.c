@@ -8,7 +8,6 @@
  * transfer is ready (bench/NOTES.md). */
 #include "pool.h"
 
-#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +261,7 @@ static void loop_run(struct pdl_loop *l)
 		double wait = l->due - now;
 		int ms = wait <= 0	      ? 0
 			 : wait >= MAX_WAIT_S ? (int)(MAX_WAIT_S * 1000)
-					      : (int)ceil(wait * 1000);
+					      : (int)(wait * 1000) + 1;
 		curl_multi_poll(l->multi, NULL, 0, ms, NULL);
 		atomic_store(&l->hungry, false);
 	}

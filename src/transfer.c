@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,7 +398,10 @@ static double retry_delay(struct pdl_xfer *x, int attempt)
 	    after > 0)
 		return (double)after < RETRY_AFTER_CAP_S ? (double)after
 							 : RETRY_AFTER_CAP_S;
-	double d = BACKOFF_BASE_S * pow(2.0, attempt - 1);
+	/* 2^(attempt-1) by shift: pow would pull in libm (bench/NOTES.md),
+	 * and the cap is reached long before the shift could overflow. */
+	int k = attempt - 1 < 16 ? attempt - 1 : 16;
+	double d = BACKOFF_BASE_S * (double)(1u << k);
 	if (d > BACKOFF_CAP_S)
 		d = BACKOFF_CAP_S;
 	uint64_t r = jitter_state(x->job);
