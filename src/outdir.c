@@ -34,6 +34,7 @@ struct pdl_nameset {
 	 * thousands of "index.html" costs one look-up each, not thousands. */
 	char *hint_want;
 	unsigned hint_next;
+	unsigned long frees; /* names freed again, to keep a stale hint out */
 };
 
 static size_t hash_name(const char *s)
@@ -302,8 +303,8 @@ static int on_disk(struct pdl_outdir *d, const char *name)
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 }
 
-/* Under d->lock. Temporary names are reserved too, so that a final name
- * like ".a.pdl-part" and the transfer of "a" never share a file. */
+/* Temporary names are reserved too, so that a final name like
+ * ".a.pdl-part" and the transfer of "a" never share a file. */
 /* With resume set, a name on disk does not count as taken: it is this
  * URL's file from the run that made it (*exists tells). Only an earlier URL
  * of this run holding the name moves a later one on to the next number. */
@@ -316,21 +317,33 @@ static int try_reserve(struct pdl_outdir *d, const char *cand, bool resume,
 	*exists = false;
 	if (!tmp)
 		return -1;
+	pthread_mutex_lock(&d->lock);
 	taken = nameset_has(d->reserved, cand) || nameset_has(d->reserved, tmp);
-	if (!taken && resume) {
-		int disk = on_disk(d, cand);
-		if (disk < 0)
-			taken = -1;
-		*exists = disk == 1;
-	} else if (!taken && !d->overwrite) {
-		taken = on_disk(d, cand);
-	}
 	if (!taken) {
 		if (nameset_add(d->reserved, cand) < 0) {
 			taken = -1;
 		} else if (nameset_add(d->reserved, tmp) < 0) {
 			nameset_remove(d->reserved, cand);
 			taken = -1;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	/* Held in the set, the name is ours while we look on disk, outside
+	 * the lock: a stat under it would hold up every transfer that
+	 * finishes meanwhile (bench/NOTES.md). */
+	if (!taken && (resume || !d->overwrite)) {
+		int disk = on_disk(d, cand);
+		if (resume) {
+			taken = disk < 0 ? -1 : 0;
+			*exists = disk == 1;
+		} else {
+			taken = disk;
+		}
+		if (taken) {
+			pthread_mutex_lock(&d->lock);
+			nameset_remove(d->reserved, cand);
+			nameset_remove(d->reserved, tmp);
+			pthread_mutex_unlock(&d->lock);
 		}
 	}
 	free(tmp);
@@ -382,6 +395,7 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 	enum pdl_reserve r = PDL_RESERVE_ERROR;
 	char *cand = NULL, *safe = not_tmp_form(want);
 	unsigned first;
+	unsigned long frees;
 	int taken;
 
 	*final = NULL;
@@ -390,6 +404,8 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 	want = safe;
 	pthread_mutex_lock(&d->lock);
 	first = hint_start(d->reserved, want);
+	frees = d->reserved->frees;
+	pthread_mutex_unlock(&d->lock);
 	/* No cap on the tries: each taken name is an entry on disk or in
 	 * flight, so the search ends; a cap made the 10 001st copy of a name
 	 * fail, and every later one try 10 000 names first. */
@@ -400,7 +416,11 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 			goto out;
 		taken = try_reserve(d, cand, resume, &exists);
 		if (!taken) {
-			hint_set(d->reserved, want, n + 1);
+			pthread_mutex_lock(&d->lock);
+			/* A name freed meanwhile may be below n. */
+			if (d->reserved->frees == frees)
+				hint_set(d->reserved, want, n + 1);
+			pthread_mutex_unlock(&d->lock);
 			r = exists ? PDL_RESERVE_EXISTS : PDL_RESERVE_OK;
 			goto out;
 		}
@@ -413,13 +433,11 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 	}
 	errno = EEXIST;
 out:
-	pthread_mutex_unlock(&d->lock);
 	free(safe);
 	*final = cand;
 	return r;
 }
 
-/* Unlinks rel below dirfd; no directory on the way may be a symlink. */
 static void unlink_below(int dirfd, const char *rel)
 {
 	int fd = dirfd;
@@ -492,8 +510,10 @@ static void release(struct pdl_outdir *d, const char *final, bool written)
 	nameset_remove(d->reserved, final);
 	if (tmp)
 		nameset_remove(d->reserved, tmp);
-	if (freed)
+	if (freed) {
 		d->reserved->hint_next = 0;
+		d->reserved->frees++;
+	}
 	pthread_mutex_unlock(&d->lock);
 	free(tmp);
 }

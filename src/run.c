@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,7 +272,11 @@ static double run_pass(struct run *r, bool sequential)
 	pthread_t reader;
 	/* --sequential: one loop with one download, on this thread. */
 	size_t jobs = sequential ? 1 : (size_t)o->jobs;
+	/* Deep enough that the reader refills it in batches, never waking
+	 * for one job at a time. */
 	size_t cap = sequential ? 2 : (size_t)o->jobs * 4;
+	if (!sequential && cap < 64)
+		cap = 64;
 	/* With a per-host limit, workers pick past a busy host's URLs: give
 	 * them a wider window of the list to pick from. */
 	if (!sequential && o->max_per_host && cap < 1024)
@@ -376,6 +381,19 @@ static int check_lists(const struct pdl_options *o)
 		}
 	}
 	return 0;
+}
+
+/* libcurl allocates each transfer's receive buffer (512 KiB, see
+ * transfer.c) when it starts and frees it when it ends. With glibc's
+ * defaults that is an mmap and munmap per file, or, once the threshold has
+ * adapted, a heap that is trimmed and faulted in again: about a page fault
+ * per small file and a sixth of pdl's CPU (bench/NOTES.md). Fixed
+ * thresholds keep the buffers in the heap and the heap as it is; peak RSS
+ * is unchanged, as only touched pages count. */
+static void tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 }
 
 /* --compare reads the lists twice; stdin can only be read once, so it is
@@ -504,6 +522,7 @@ int pdl_run(const struct pdl_options *o)
 	pdl_log_set_verbose(o->verbose);
 	if (check_lists(o))
 		goto out_free;
+	tune_malloc();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		pdl_errorf("cannot initialise libcurl");
 		goto out_free;
