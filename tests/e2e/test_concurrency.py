@@ -132,13 +132,45 @@ class Concurrency(harness.E2E):
         self.assertLessEqual(self.max_concurrent(), 16)
         self.assert_clean()
 
+    def test_one_thread_serves_the_others_while_one_waits(self):
+        """On one CPU pdl runs one transfer thread for all -j slots: a
+        transfer that stalls and one that backs off before its retry are
+        timers of that loop, and the other slots go on meanwhile."""
+        if not hasattr(os, "sched_setaffinity"):
+            self.skipTest("no sched_setaffinity")
+        quick = [self.url("/bytes/1000?q=%d" % i) for i in range(40)]
+        stall = self.url("/stall/1000?after=10")
+        flaky = self.url("/flaky/one-loop/1?retry_after=2")
+        urls = [stall, flaky] + quick
+        old = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(old)})  # pdl inherits it
+        try:
+            lst = self.box.write_list(urls)
+            r = self.pdl("--json", "-j", "4", "--stall-timeout", "2",
+                         "--retries", "1", "-o", self.box.out, lst)
+        finally:
+            os.sched_setaffinity(0, old)
+        files = r.files()
+        self.assertEqual(len(files), len(urls), r)
+        by_url = {f["url"]: f for f in files}
+        self.assertTrue(all(by_url[u]["ok"] for u in quick), r)
+        self.assertTrue(by_url[flaky]["ok"], r)
+        self.assertEqual(by_url[flaky]["attempts"], 2)
+        self.assertFalse(by_url[stall]["ok"])
+        self.assertIn("stalled", by_url[stall]["error"])
+        # every quick file is reported before the two that wait
+        order = [f["url"] for f in files]
+        self.assertEqual(set(order[:len(quick)]), set(quick), order)
+        self.assertLessEqual(self.max_concurrent(), 4)
+        self.assertEqual(r.rc, 1, r)
+
     def test_keepalive_reuses_connections(self):
         echo = harness.EchoServer()
         try:
             urls = [echo.url("/ka/%d" % i) for i in range(50)]
             r = self.run_list(urls, "-j", "2")
             self.assertEqual(len(echo.paths), 50)
-            # two workers, each with its own handle: a handful of
+            # two slots, each with its own handle: a handful of
             # connections, not one per URL
             self.assertLessEqual(echo.connections, 6, echo.connections)
         finally:
