@@ -46,6 +46,11 @@ class Signals(adversary.Adversarial):
         nobody reads: once the test fills it, the next line pdl reports
         blocks, so a first stop cannot end the run before a second signal
         comes (it would otherwise end it within milliseconds)."""
+        if harness.VALGRIND:
+            # valgrind cannot end a process whose thread is blocked
+            # writing to a full pipe: the exit never completes there.
+            # The plain, ASan and TSan passes run these tests.
+            self.skipTest("a thread blocked on a full pipe hangs valgrind")
         import fcntl
         r, w = os.pipe()
         fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
