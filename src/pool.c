@@ -182,8 +182,8 @@ static bool sweep(struct pdl_loop *l, double now)
 			if (now >= x->retry_at) {
 				pdl_xfer_rearm(x, now);
 				add(l, x);
-			} else if (x->retry_at < l->due) {
-				l->due = x->retry_at;
+			} else {
+				pdl_xfer_wake_at(x, x->retry_at);
 			}
 			continue;
 		}
@@ -191,8 +191,7 @@ static bool sweep(struct pdl_loop *l, double now)
 			continue;
 		if (x->paused) {
 			if (now < x->hold_until) {
-				if (x->hold_until < l->due)
-					l->due = x->hold_until;
+				pdl_xfer_wake_at(x, x->hold_until);
 				continue;
 			}
 			/* libcurl may call on_write from here, which may

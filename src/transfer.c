@@ -38,6 +38,12 @@ double pdl_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void pdl_xfer_wake_at(struct pdl_xfer *x, double t)
+{
+	if (t < *x->due)
+		*x->due = t;
+}
+
 bool pdl_env_stopping(const struct pdl_env *env)
 {
 	return atomic_load_explicit(env->stop, memory_order_relaxed) != 0;
@@ -252,8 +258,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		double wait = pdl_ratelimit_take(env->rate, len);
 		if (wait > 0) {
 			x->hold_until = now + wait;
-			if (x->hold_until < *x->due)
-				*x->due = x->hold_until;
+			pdl_xfer_wake_at(x, x->hold_until);
 		}
 		x->last_rx = now;
 	} else {
@@ -273,8 +278,7 @@ bool pdl_xfer_check_stall(struct pdl_xfer *x, double now)
 		return false;
 	double deadline = x->last_rx + (double)x->env->opt->stall_timeout_s;
 	if (now < deadline) {
-		if (deadline < *x->due)
-			*x->due = deadline;
+		pdl_xfer_wake_at(x, deadline);
 		return false;
 	}
 	x->stalled = true;
@@ -502,8 +506,7 @@ void pdl_xfer_rearm(struct pdl_xfer *x, double now)
 	snprintf(range, sizeof(range), "%" PRId64 "-", x->range_from);
 	curl_easy_setopt(x->h, CURLOPT_RANGE, x->range_from > 0 ? range : NULL);
 	double stall = now + (double)x->env->opt->stall_timeout_s;
-	if (stall < *x->due)
-		*x->due = stall;
+	pdl_xfer_wake_at(x, stall);
 }
 
 bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
@@ -562,8 +565,7 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 		   file_offset(x) > 0 ? ", resuming" : "");
 	x->state = PDL_XFER_WAITING;
 	x->retry_at = now + wait;
-	if (x->retry_at < *x->due)
-		*x->due = x->retry_at;
+	pdl_xfer_wake_at(x, x->retry_at);
 	return false;
 }
 

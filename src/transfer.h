@@ -89,6 +89,9 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now);
 /* Readies the next attempt after a backoff, for the loop to add h again. */
 void pdl_xfer_rearm(struct pdl_xfer *x, double now);
 
+/* Lowers the loop's timer so that it looks at x again by time t. */
+void pdl_xfer_wake_at(struct pdl_xfer *x, double t);
+
 /* Whether a running attempt has received no body bytes for
  * --stall-timeout; marks it so that pdl_xfer_attempt_done retries it. */
 bool pdl_xfer_check_stall(struct pdl_xfer *x, double now);
