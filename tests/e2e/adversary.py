@@ -57,7 +57,7 @@ def slow_factor():
     return 1
 
 
-class Hostile:
+class Hostile(harness.ThreadedServer):
     """A raw HTTP/1.1 server on 127.0.0.1 whose routes misbehave on
     purpose. Every route closes the connection after its answer. It keeps a
     log of requests (path, lower-cased headers, time) and, per route, how
@@ -80,22 +80,11 @@ class Hostile:
             daemon_threads = True
             allow_reuse_address = True
 
-        self.srv = Srv(("127.0.0.1", 0), Handler)
-        self.port = self.srv.server_address[1]
-        self.base = "http://127.0.0.1:%d" % self.port
-        self.thread = threading.Thread(target=self.srv.serve_forever,
-                                       kwargs={"poll_interval": 0.1},
-                                       daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return self.base + path
+        self.serve(Srv(("127.0.0.1", 0), Handler))
 
     def stop(self):
         self.stopping.set()
-        self.srv.shutdown()
-        self.srv.server_close()
-        self.thread.join(10)
+        super().stop()
 
     def log(self, prefix=""):
         with self.lock:

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -273,7 +274,29 @@ def main():
 
 # ---- added for the feature tests (test_names, test_concurrency) ----------
 
-class EchoServer:
+class ThreadedServer:
+    """A socketserver on 127.0.0.1 served from a daemon thread. Subclasses
+    build the server and hand it to serve(); url() and stop() are shared."""
+
+    def serve(self, server, scheme="http"):
+        self.httpd = server
+        self.port = server.server_address[1]
+        self.base = "%s://127.0.0.1:%d" % (scheme, self.port)
+        self.thread = threading.Thread(target=server.serve_forever,
+                                       kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return self.base + path
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+class EchoServer(ThreadedServer):
     """A small HTTP/1.1 keep-alive server on 127.0.0.1 answering every GET
     with 200 and the request target as body (after `?delay=S`, S <= 10,
     seconds). It counts the TCP connections it accepted, which the fixture
@@ -289,7 +312,6 @@ class EchoServer:
     def __init__(self):
         import http.server
         import socket
-        import threading
         outer = self
         self.lock = threading.Lock()
         self.connections = 0
@@ -344,20 +366,6 @@ class EchoServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                     Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.base = "http://127.0.0.1:%d" % self.port
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.1},
-                                       daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return self.base + path
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd.daemon_threads = True
+        self.serve(httpd)

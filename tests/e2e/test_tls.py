@@ -7,7 +7,6 @@ openssl command is not installed (scripts/setup.sh installs it)."""
 import http.server
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,7 +34,7 @@ def make_cert(directory):
     return cert, key
 
 
-class TLSServer:
+class TLSServer(harness.ThreadedServer):
     """HTTP/1.1 keep-alive over TLS: `/pattern/N` answers pattern(N). Each
     connection's handshake runs on its own thread, so the handshakes of
     several pdl workers can overlap; it counts completed handshakes and
@@ -93,21 +92,7 @@ class TLSServer:
             def handle_error(self, request, client_address):
                 pass  # a refused handshake is counted, not printed
 
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.base = "https://127.0.0.1:%d" % self.port
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.1},
-                                       daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return self.base + path
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
+        self.serve(Server(("127.0.0.1", 0), Handler), "https")
 
 
 @unittest.skipUnless(OPENSSL, "the openssl command is not installed")
