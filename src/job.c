@@ -31,6 +31,7 @@ void pdl_job_destroy(struct pdl_job *job)
 	free(job->url);
 	free(job->shown_url);
 	free(job->relname);
+	free(job->want);
 	free(job);
 }
 

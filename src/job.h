@@ -13,6 +13,7 @@ struct pdl_job {
 	char *url;	 /* as given */
 	char *shown_url; /* password replaced, for reports */
 	char *relname;	 /* reserved final name, relative to the output dir */
+	char *want;	 /* the name before numbering */
 	bool named;	 /* relname came from the list line */
 	bool exists;	 /* -c and the final file is already there */
 	char host[264];	 /* host:port as the URL names it (per-host limit) */

@@ -4,12 +4,14 @@
 
 #include "naming.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +19,17 @@
 #define TMP_PREFIX   "."
 #define TMP_SUFFIX   ".pdl-part"
 #define TMP_HASH_LEN 17 /* "~" and 16 hex digits */
+
+/* Names that may be in the top directory: one bit per hash, set for each
+ * entry there when the directory is opened and for each file this run puts
+ * there. A clear bit tells a name is free without a stat, which costs more
+ * than one would think: it waits on the directory lock that every create
+ * and rename takes (bench/NOTES.md). A set bit sends the look to the disk.
+ * A name taken behind our back (another process, or a file system that
+ * folds case) is found when the file is put in place. Mapped, so pages no
+ * bit was set in take no memory. */
+#define SEEN_BITS    ((size_t)1 << 20)
+#define SEEN_MAX_DIR 1000000 /* a larger directory: every look on disk */
 
 struct name_entry {
 	struct name_entry *next;
@@ -44,6 +57,53 @@ static size_t hash_name(const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211u;
 	return (size_t)h;
+}
+
+static void seen_mark(_Atomic uint64_t *seen, const char *name)
+{
+	size_t bit = hash_name(name) & (SEEN_BITS - 1);
+
+	atomic_fetch_or_explicit(&seen[bit / 64], (uint64_t)1 << (bit % 64),
+				 memory_order_relaxed);
+}
+
+static bool seen_maybe(_Atomic uint64_t *seen, const char *name)
+{
+	size_t bit = hash_name(name) & (SEEN_BITS - 1);
+
+	return atomic_load_explicit(&seen[bit / 64], memory_order_relaxed) &
+	       ((uint64_t)1 << (bit % 64));
+}
+
+/* Without a filter (out of memory, a directory too large or unreadable)
+ * every name is looked up on disk, as before. */
+static _Atomic uint64_t *seen_scan(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	_Atomic uint64_t *seen = NULL;
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	void *map = mmap(NULL, SEEN_BITS / 8, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map != MAP_FAILED) {
+		seen = map;
+		errno = 0;
+		while ((e = readdir(dir)) && ++n <= SEEN_MAX_DIR)
+			seen_mark(seen, e->d_name);
+		if (errno || n > SEEN_MAX_DIR) {
+			munmap(map, SEEN_BITS / 8);
+			seen = NULL;
+		}
+	}
+	closedir(dir);
+	return seen;
 }
 
 static struct pdl_nameset *nameset_create(void)
@@ -229,10 +289,47 @@ static int probe_writable(int dirfd)
 	return -1;
 }
 
+/* Puts an unnamed file (O_TMPFILE) in the directory under name. */
+static int link_unnamed(int fd, int dirfd, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+/* Whether bodies can be written to unnamed files and linked into place when
+ * whole: the file system must know O_TMPFILE and /proc must be there. Such
+ * a file takes the directory lock once instead of twice (bench/NOTES.md),
+ * and it goes with the process however that ends, even by SIGKILL. */
+static bool probe_unnamed(int dirfd)
+{
+	char name[64];
+	bool ok = false;
+	int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return false;
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), ".pdl-probe-%ld-u%d",
+			 (long)getpid(), i);
+		if (!link_unnamed(fd, dirfd, name)) {
+			ok = !unlinkat(dirfd, name, 0);
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	close(fd);
+	return ok;
+}
+
 int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
 		    char *err, size_t errlen)
 {
 	d->reserved = NULL;
+	d->seen = NULL;
+	d->unnamed = false;
 	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->dirfd < 0 && errno == ENOENT && !create) {
 		/* -n: nothing is written, so a missing directory is an empty
@@ -265,6 +362,8 @@ int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
 			 strerror(errno));
 		goto fail;
 	}
+	d->unnamed = create && probe_unnamed(d->dirfd);
+	d->seen = seen_scan(d->dirfd);
 	d->reserved = nameset_create();
 	if (!d->reserved) {
 		snprintf(err, errlen, "cannot open output directory '%s': %s",
@@ -286,6 +385,9 @@ void pdl_outdir_close(struct pdl_outdir *d)
 		d->reserved = NULL;
 		pthread_mutex_destroy(&d->lock);
 	}
+	if (d->seen)
+		munmap((void *)d->seen, SEEN_BITS / 8);
+	d->seen = NULL;
 	if (d->dirfd >= 0)
 		close(d->dirfd);
 	d->dirfd = -1;
@@ -298,6 +400,8 @@ static int on_disk(struct pdl_outdir *d, const char *name)
 
 	if (d->dirfd < 0)
 		return 0; /* -n on a directory that does not exist yet */
+	if (d->seen && !strchr(name, '/') && !seen_maybe(d->seen, name))
+		return 0;
 	if (!fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
 		return 1;
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
@@ -518,6 +622,12 @@ static void release(struct pdl_outdir *d, const char *final, bool written)
 	free(tmp);
 }
 
+void pdl_outdir_mark_taken(struct pdl_outdir *d, const char *name)
+{
+	if (d->seen && !strchr(name, '/'))
+		seen_mark(d->seen, name);
+}
+
 void pdl_outdir_release(struct pdl_outdir *d, const char *final)
 {
 	release(d, final, false);
@@ -685,7 +795,20 @@ int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (resume) {
+	if (!resume && d->unnamed && !d->overwrite && !d->keep_partial) {
+		f->fd = openat(f->parentfd, ".",
+			       O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+		f->unnamed = f->fd >= 0;
+		/* else a subdirectory on a file system without O_TMPFILE:
+		 * a named one */
+	}
+	if (f->unnamed) {
+		/* a part left by a killed run goes, as with a named file */
+		if (f->parentfd != d->dirfd || !d->seen ||
+		    seen_maybe(d->seen, f->tmpname))
+			unlinkat(f->parentfd, f->tmpname, 0);
+		return 0;
+	} else if (resume) {
 		if (!open_partial(f))
 			return 0;
 		/* A link or a FIFO is no partial file of ours: its name is
@@ -775,24 +898,56 @@ static int rename_noreplace(int dirfd, const char *tmp, const char *base)
 
 int pdl_outfile_commit(struct pdl_outfile *f)
 {
-	int rc, saved;
+	int rc = 0, saved;
 
-	/* close reports delayed write errors (NFS, quotas) */
-	rc = close(f->fd);
-	f->fd = -1;
-	if (!rc) {
-		if (f->dir->overwrite)
+	if (f->unnamed) {
+		rc = link_unnamed(f->fd, f->parentfd, f->base);
+		if (rc < 0 && errno == EEXIST)
+			return -1; /* kept, for another name */
+		saved = errno;
+		if (close(f->fd) < 0 && !rc) {
+			/* not known to be whole */
+			saved = errno;
+			unlinkat(f->parentfd, f->base, 0);
+			rc = -1;
+		}
+		f->fd = -1;
+	} else {
+		/* close reports delayed write errors (NFS, quotas); a second
+		 * commit, under another name, finds it closed */
+		if (f->fd >= 0) {
+			rc = close(f->fd);
+			f->fd = -1;
+		}
+		if (!rc && f->dir->overwrite)
 			rc = renameat(f->parentfd, f->tmpname, f->parentfd,
 				      f->base);
-		else
+		else if (!rc)
 			rc = rename_noreplace(f->parentfd, f->tmpname, f->base);
+		if (rc < 0 && errno == EEXIST && !f->dir->overwrite)
+			return -1; /* kept, for another name */
+		saved = errno;
+		if (rc < 0)
+			unlinkat(f->parentfd, f->tmpname, 0);
 	}
-	saved = errno;
-	if (rc < 0)
-		unlinkat(f->parentfd, f->tmpname, 0);
+	/* while the name is still reserved: whoever takes it next sees it */
+	if (!rc && f->parentfd == f->dir->dirfd)
+		pdl_outdir_mark_taken(f->dir, f->base);
 	outfile_finish(f);
 	errno = saved;
 	return rc;
+}
+
+int pdl_outfile_rename(struct pdl_outfile *f, const char *relname)
+{
+	const char *slash = strrchr(relname, '/');
+	char *base = strdup(slash ? slash + 1 : relname);
+
+	if (!base)
+		return -1;
+	free(f->base);
+	f->base = base;
+	return 0;
 }
 
 void pdl_outfile_abort(struct pdl_outfile *f, bool keep)
@@ -800,7 +955,7 @@ void pdl_outfile_abort(struct pdl_outfile *f, bool keep)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
-	if (!keep && f->tmpname)
+	if (!keep && !f->unnamed && f->tmpname)
 		unlinkat(f->parentfd, f->tmpname, 0);
 	outfile_finish(f);
 }

@@ -1,10 +1,12 @@
 /* The output directory: opened once, every name reserved in input order,
- * every body written to a temporary file beside its final name and renamed
- * into place only when complete. Nothing follows a symlink or leaves it. */
+ * every body written to a temporary file beside its final name (unnamed
+ * where the file system allows) and put in place only when complete.
+ * Nothing follows a symlink or leaves it. */
 #ifndef PDL_OUTDIR_H
 #define PDL_OUTDIR_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +19,8 @@ struct pdl_outdir {
 	bool keep_partial; /* -c: temporary files survive a failure */
 	pthread_mutex_t lock;
 	struct pdl_nameset *reserved;
+	_Atomic uint64_t *seen; /* filter of names that may be on disk */
+	bool unnamed;		/* bodies go to O_TMPFILE files */
 };
 
 /* Creates path with its parents when missing, opens it, and checks that a
@@ -46,6 +50,9 @@ void pdl_outdir_release(struct pdl_outdir *d, const char *final);
 /* The same for a name whose file was just put in place: spares the look on
  * disk that tells whether its number became free again. */
 void pdl_outdir_release_written(struct pdl_outdir *d, const char *final);
+/* Tells that name is on disk now though this run did not put it there: a
+ * rename into place found it taken. Reserving it again then looks. */
+void pdl_outdir_mark_taken(struct pdl_outdir *d, const char *name);
 /* Drops every reservation and numbering hint: after --compare's scratch
  * pass, whose files are gone, names are counted afresh. */
 void pdl_outdir_forget(struct pdl_outdir *d);
@@ -64,6 +71,7 @@ struct pdl_outfile {
 	char *base;    /* final name in parentfd */
 	int64_t written;
 	int64_t resumed_from; /* bytes already in a kept partial file */
+	bool unnamed;	      /* an O_TMPFILE file: tmpname is not used */
 };
 
 /* Creates missing subdirectories of relname (never through a symlink) and
@@ -79,9 +87,13 @@ int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len);
 /* Discards what was written so far (the server ignored a Range request). */
 int pdl_outfile_truncate(struct pdl_outfile *f);
 
-/* Renames the complete file into place. 0 or -1 with errno (the temporary
- * file is then removed). Releases what f holds, not f itself. */
+/* Puts the complete file in place, never over another file (unless
+ * overwrite): 0, or -1 with errno. On EEXIST, the name taken since it was
+ * reserved, f is kept: pdl_outfile_rename then commit again, or abort.
+ * Otherwise releases what f holds (not f itself), the temporary file gone. */
 int pdl_outfile_commit(struct pdl_outfile *f);
+/* Gives f the base name of relname, which must lie in the same directory. */
+int pdl_outfile_rename(struct pdl_outfile *f, const char *relname);
 
 /* Closes and removes the temporary file (kept when keep is true). Releases
  * what f holds, not f itself; a second call does nothing. */

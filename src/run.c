@@ -114,7 +114,7 @@ static struct pdl_job *make_job(struct run *r, struct pdl_url *url,
 	}
 	enum pdl_reserve rv =
 	    pdl_outdir_reserve(&r->out, want, o->resume, &final);
-	free(want);
+	job->want = want;
 	if (rv == PDL_RESERVE_ERROR) {
 		report_bad(r, src, line, "no free output name");
 		pdl_job_destroy(job);

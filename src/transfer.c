@@ -30,6 +30,8 @@
  * RATE_BUFFER bytes, a 64th of a second at 1 MiB/s. */
 #define RATE_BUFFER_BELOW (8 * 1024 * 1024)
 #define RATE_BUFFER	  (16 * 1024)
+/* Names taken behind our back, one after the other, before giving up. */
+#define RENUMBER_TRIES 100
 
 double pdl_now_s(void)
 {
@@ -425,15 +427,46 @@ static void apply_disposition(struct pdl_xfer *x)
 	}
 	char *final = NULL;
 	if (pdl_outdir_reserve(x->env->out, want, false, &final) ==
-	    PDL_RESERVE_OK) {
+		PDL_RESERVE_OK &&
+	    !pdl_outfile_rename(&x->file, final)) {
 		pdl_outdir_release(x->env->out, x->job->relname);
-		free(x->file.base);
-		x->file.base = final;
 		/* The caller releases job->relname: make it the new name. */
 		free(x->job->relname);
-		x->job->relname = strdup(final);
+		x->job->relname = final;
+		free(x->job->want);
+		x->job->want = want;
+		return;
 	}
+	if (final)
+		pdl_outdir_release(x->env->out, final);
+	free(final);
 	free(want);
+}
+
+/* The final name was taken after it was reserved: by another process, or
+ * by a file the file system takes for the same name (case folding). The
+ * next free number is taken then, as if the file had been there from the
+ * start. False when there is none, or this keeps happening. */
+static bool take_next_name(struct pdl_xfer *x, int *tries)
+{
+	struct pdl_outdir *out = x->env->out;
+	char *final = NULL;
+
+	if (++*tries > RENUMBER_TRIES)
+		return false;
+	pdl_outdir_mark_taken(out, x->job->relname);
+	if (pdl_outdir_reserve(out, x->job->want, false, &final) !=
+		PDL_RESERVE_OK ||
+	    pdl_outfile_rename(&x->file, final)) {
+		if (final)
+			pdl_outdir_release(out, final);
+		free(final);
+		return false;
+	}
+	pdl_outdir_release(out, x->job->relname);
+	free(x->job->relname);
+	x->job->relname = final;
+	return true;
 }
 
 static void finish_ok(struct pdl_xfer *x, struct pdl_result *res)
@@ -451,13 +484,20 @@ static void finish_ok(struct pdl_xfer *x, struct pdl_result *res)
 		x->file_open = true;
 	}
 	apply_disposition(x);
-	x->file_open = false;
-	if (pdl_outfile_commit(&x->file)) {
+	int tries = 0;
+	while (pdl_outfile_commit(&x->file)) {
+		int err = errno;
+		if (err == EEXIST && take_next_name(x, &tries))
+			continue;
 		snprintf(res->error, sizeof(res->error), "cannot save %s: %s",
-			 x->job->relname, strerror(errno));
+			 x->job->relname, strerror(err));
+		if (err == EEXIST)
+			pdl_outfile_abort(&x->file, false);
+		x->file_open = false;
 		res->outcome = PDL_FAILED;
 		return;
 	}
+	x->file_open = false;
 	res->outcome = PDL_OK;
 	res->path = strdup(x->job->relname);
 }

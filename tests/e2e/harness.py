@@ -220,6 +220,26 @@ class Sandbox:
     def temp_files(self):
         return [k for k in self.out_files() if k.endswith(TMP_SUFFIX)]
 
+    def unnamed_files(self, pid):
+        """Sizes of the unnamed (O_TMPFILE) files process pid is writing in
+        the output directory: /proc shows them as "DIR/#INODE (deleted)"."""
+        sizes = []
+        fds = "/proc/%d/fd" % pid
+        prefix = os.path.realpath(self.out) + "/#"
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            return sizes
+        for fd in names:
+            try:
+                target = os.readlink(os.path.join(fds, fd))
+                if target.startswith(prefix) and \
+                        target.endswith(" (deleted)"):
+                    sizes.append(os.stat(os.path.join(fds, fd)).st_size)
+            except OSError:
+                pass
+        return sizes
+
     def remove(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -307,12 +327,17 @@ class EchoServer(ThreadedServer):
     marks) in `timings`: time.monotonic() when the request arrived and when
     the last piece was taken by the kernel, and (time, bytes so far) after
     each piece. Unlike the fixture server, whose socket buffers hold
-    megabytes on loopback, it sees the pace of the reader."""
+    megabytes on loopback, it sees the pace of the reader.
+
+    A request with `gate` in its query sets `arrived` and waits (30 s at
+    most) for the test to set `go` before it is answered."""
 
     def __init__(self):
         import http.server
         import socket
         outer = self
+        self.arrived = threading.Event()
+        self.go = threading.Event()
         self.lock = threading.Lock()
         self.connections = 0
         self.paths = []
@@ -351,6 +376,9 @@ class EchoServer(ThreadedServer):
                         int(self.path[9:].partition("?")[0]))
                 q = self.path.partition("?")[2]
                 for kv in q.split("&"):
+                    if kv == "gate":
+                        outer.arrived.set()
+                        outer.go.wait(30)
                     if kv.startswith("delay="):
                         try:
                             time.sleep(min(float(kv[6:]), 10.0))

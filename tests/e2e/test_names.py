@@ -146,6 +146,35 @@ class Names(harness.E2E):
             "18": b"old 18\n", "18.1": pattern(18)})
         self.assert_clean()
 
+    def test_name_taken_while_downloading_is_numbered(self):
+        """A file another process puts under the name while pdl downloads
+        stays; pdl's takes the next free number (here t.3: the later URLs
+        hold t.1 and t.2 already)."""
+        import adversary
+        echo = harness.EchoServer()
+        try:
+            lst = self.box.write_list([echo.url("/n/t?gate"),
+                                       echo.url("/m/t"),
+                                       echo.url("/k/t")])
+            proc = adversary.start_pdl(["--json", "-s", "-o", self.box.out,
+                                        lst])
+            self.assertTrue(echo.arrived.wait(30 * adversary.slow_factor()))
+            with open(os.path.join(self.box.out, "t"), "wb") as f:
+                f.write(b"theirs")
+            echo.go.set()
+            r = adversary.finish(proc, 30 * adversary.slow_factor())
+        finally:
+            echo.go.set()
+            echo.stop()
+        self.assertEqual(r.rc, 0, r)
+        got = self.box.out_files()
+        self.assertEqual(sorted(got), ["t", "t.1", "t.2", "t.3"])
+        self.assertEqual(got["t"], b"theirs")
+        for f in r.files():
+            self.assertEqual(got[os.path.relpath(f["path"], self.box.out)],
+                             f["url"][len(echo.base):].encode())
+        self.assert_clean()
+
     def test_overwrite_replaces(self):
         os.mkdir(self.box.out)
         with open(os.path.join(self.box.out, "19"), "wb") as f:

@@ -83,15 +83,17 @@ class Signals(adversary.Adversarial):
         self.assertIsNone(proc.poll(), "pdl ended before the second signal")
         return early
 
-    def wait_started(self, proc, names=("done",), temps=(".drip.pdl-part",)):
-        """Until the quick file is in place and the slow transfers have
-        written something."""
+    def wait_started(self, proc, names=("done",)):
+        """Until the quick file is in place and the drip has written
+        something: to a named temporary file with -c, else to an unnamed
+        one."""
         def ready():
             if proc.poll() is not None:
                 return True
             have = self.box.out_files()
             return all(n in have for n in names) and \
-                all(t in have for t in temps)
+                (have.get(".drip.pdl-part") or
+                 any(self.box.unnamed_files(proc.pid)))
         self.assertTrue(adversary.wait_for(ready, 30 * SLOW))
         self.assertIsNone(proc.poll(), "pdl ended before the signal")
         time.sleep(0.3)
@@ -251,6 +253,19 @@ class Signals(adversary.Adversarial):
         self.assertLess(time.monotonic() - t0, 5 * SLOW)
         self.assertRegex(res.stdout.splitlines()[-1], r"^1 URLs: 1 ok,")
         self.assert_files({"first": pattern(100)})
+
+    def test_sigkill_leaves_no_partial_file(self):
+        """Where the file system allows, bodies are written to unnamed
+        files: even SIGKILL, which leaves pdl no time to clean up, leaves
+        no partial file behind."""
+        proc = self.start(self.slow_list(), "-j", "8")
+        self.wait_started(proc)
+        unnamed = self.box.unnamed_files(proc.pid)
+        proc.kill()
+        proc.communicate()
+        if not unnamed:
+            self.skipTest("no O_TMPFILE on this file system")
+        self.assertEqual(list(self.box.out_files()), ["done"])
 
     def test_sigint_sequential(self):
         proc = self.start(self.slow_list(), "-s")

@@ -213,6 +213,12 @@ static void test_reserve(void)
 	static char *lots[LOTS];
 	char *a, *a1, *b, *x, *many[MANY];
 
+	/* there before the run (names made since are found by the commit:
+	 * test_taken_names) */
+	CHECK_INT(mkdir("r", 0777), 0);
+	write_file("r/b.jpg", "old");
+	CHECK_INT(symlink("nowhere", "r/c.jpg"), 0);
+	CHECK_INT(mkdir("r/dir.jpg", 0777), 0);
 	open_dir(&d, "r");
 	a = reserve_as(&d, "a.jpg", false, PDL_RESERVE_OK, "a.jpg");
 	a1 = reserve_as(&d, "a.jpg", false, PDL_RESERVE_OK, "a.1.jpg");
@@ -233,7 +239,6 @@ static void test_reserve(void)
 	pdl_outdir_release(&d, "never-reserved");
 
 	/* an existing file is taken, and stays as it was */
-	write_file("r/b.jpg", "old");
 	b = reserve_as(&d, "b.jpg", false, PDL_RESERVE_OK, "b.1.jpg");
 	CHECK_INT(put(&d, b, "new"), 0);
 	CHECK_FILE("r/b.jpg", "old");
@@ -246,11 +251,9 @@ static void test_reserve(void)
 	free(b);
 
 	/* a dangling symlink is a name in use, and a directory too */
-	CHECK_INT(symlink("nowhere", "r/c.jpg"), 0);
 	x = reserve_as(&d, "c.jpg", false, PDL_RESERVE_OK, "c.1.jpg");
 	pdl_outdir_release(&d, x);
 	free(x);
-	CHECK_INT(mkdir("r/dir.jpg", 0777), 0);
 	x = reserve_as(&d, "dir.jpg", false, PDL_RESERVE_OK, "dir.1.jpg");
 	pdl_outdir_release(&d, x);
 	free(x);
@@ -392,7 +395,8 @@ static void test_write_commit(void)
 	for (size_t i = 0; i < big; i++)
 		buf[i] = (char)(i * 7 + i / 251);
 	CHECK_INT(pdl_outfile_open(&f, &d, "w.bin", false), 0);
-	CHECK(exists("w/.w.bin.pdl-part"));
+	/* unnamed where the file system allows (test_unnamed) */
+	CHECK(exists("w/.w.bin.pdl-part") == !f.unnamed);
 	CHECK(!exists("w/w.bin"));
 	CHECK_INT(pdl_outfile_write(&f, "", 0), 0);
 	CHECK_INT(pdl_outfile_write(&f, buf, 1), 0);
@@ -420,6 +424,7 @@ static void test_write_commit(void)
 	CHECK(!exists("w/.ab.txt.pdl-part") && !exists("w/ab.txt"));
 	pdl_outfile_abort(&f, false); /* harmless twice */
 
+	d.keep_partial = true; /* -c */
 	CHECK_INT(pdl_outfile_open(&f, &d, "res.txt", false), 0);
 	CHECK_INT(pdl_outfile_write(&f, "hello ", 6), 0);
 	pdl_outfile_abort(&f, true);
@@ -449,9 +454,12 @@ static void test_write_commit(void)
 	CHECK_INT(pdl_outfile_open(&f, &d, "fresh.txt", true), 0);
 	CHECK_INT(f.resumed_from, 0);
 	pdl_outfile_abort(&f, false);
+	d.keep_partial = false;
 
-	/* without resume, a leftover part is stale and replaced */
+	/* without resume, a part a killed run left is stale and goes */
 	write_file("w/.st.txt.pdl-part", "stale and longer");
+	pdl_outdir_close(&d);
+	open_dir(&d, "w");
 	CHECK_INT(put(&d, "st.txt", "fresh"), 0);
 	CHECK_FILE("w/st.txt", "fresh");
 
@@ -529,7 +537,9 @@ static void test_no_escape(void)
 	CHECK(!exists("e/.p.txt.pdl-part"));
 	CHECK_INT(mkdir("e/.dd.pdl-part", 0777), 0);
 	CHECK_INT(pdl_outfile_open(&f, &d, "dd", true), -1);
-	CHECK_INT(pdl_outfile_open(&f, &d, "dd", false), -1);
+	/* an unnamed file needs no temporary name */
+	CHECK_INT(pdl_outfile_open(&f, &d, "dd", false), d.unnamed ? 0 : -1);
+	pdl_outfile_abort(&f, false);
 
 	CHECK_INT(count_entries("canary", &parts), 1);
 	CHECK_FILE("canary/secret", "secret");
@@ -543,10 +553,12 @@ static void test_no_escape(void)
 	CHECK_INT(pdl_outfile_commit(&f), -1);
 	CHECK_INT(errno, EEXIST);
 	CHECK_FILE("e/race.txt", "old");
+	pdl_outfile_abort(&f, false); /* kept until told */
 	CHECK(!exists("e/.race.txt.pdl-part"));
 	CHECK_INT(pdl_outfile_open(&f, &d, "dangle", false), 0);
 	CHECK_INT(symlink("../canary/dangling", "e/dangle"), 0);
 	CHECK_INT(pdl_outfile_commit(&f), -1);
+	pdl_outfile_abort(&f, false);
 	CHECK(!exists("canary/dangling"));
 
 	/* overwrite replaces a symlink itself, never its target */
@@ -673,6 +685,105 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Names are looked up on disk only when the filter of names there says
+ * they may be: it must know the files there at the start and those the run
+ * put there, and a name taken behind its back is caught by the commit. */
+static void test_taken_names(void)
+{
+	struct pdl_outdir d;
+	struct pdl_outfile f;
+	char *n;
+	int parts;
+
+	CHECK(mkdir("taken", 0755) == 0);
+	write_file("taken/before", "theirs");
+	open_dir(&d, "taken");
+	/* there before the run: numbered */
+	n = reserve_as(&d, "before", false, PDL_RESERVE_OK, "before.1");
+	pdl_outdir_release(&d, n);
+	free(n);
+	/* put there by the run: after a freed name sends the search back to
+	 * 0, it is still seen */
+	n = reserve_as(&d, "mine", false, PDL_RESERVE_OK, "mine");
+	CHECK_INT(put(&d, n, "one"), 0);
+	pdl_outdir_release_written(&d, n);
+	free(n);
+	n = reserve_as(&d, "other", false, PDL_RESERVE_OK, "other");
+	pdl_outdir_release(&d, n);
+	free(n);
+	n = reserve_as(&d, "mine", false, PDL_RESERVE_OK, "mine.1");
+	pdl_outdir_release(&d, n);
+	free(n);
+	/* made by someone else after the start: the commit finds it, keeps
+	 * the body, and puts it under another name when told */
+	n = reserve_as(&d, "late", false, PDL_RESERVE_OK, "late");
+	CHECK_INT(pdl_outfile_open(&f, &d, n, false), 0);
+	CHECK_INT(pdl_outfile_write(&f, "ours", 4), 0);
+	write_file("taken/late", "theirs");
+	errno = 0;
+	CHECK_INT(pdl_outfile_commit(&f), -1);
+	CHECK_INT(errno, EEXIST);
+	CHECK_FILE("taken/late", "theirs");
+	pdl_outdir_mark_taken(&d, n);
+	char *again = reserve_as(&d, "late", false, PDL_RESERVE_OK, "late.1");
+	CHECK_INT(pdl_outfile_rename(&f, again), 0);
+	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_FILE("taken/late.1", "ours");
+	pdl_outdir_release(&d, n);
+	pdl_outdir_release_written(&d, again);
+	free(n);
+	free(again);
+	/* one given up on: nothing is left of it */
+	n = reserve_as(&d, "gone", false, PDL_RESERVE_OK, "gone");
+	CHECK_INT(pdl_outfile_open(&f, &d, n, false), 0);
+	CHECK_INT(pdl_outfile_write(&f, "ours", 4), 0);
+	write_file("taken/gone", "theirs");
+	CHECK_INT(pdl_outfile_commit(&f), -1);
+	pdl_outfile_abort(&f, false);
+	pdl_outdir_release(&d, n);
+	free(n);
+	CHECK_FILE("taken/gone", "theirs");
+	CHECK_INT(count_entries("taken", &parts), 5);
+	CHECK_INT(parts, 0);
+	pdl_outdir_close(&d);
+}
+
+/* Where the file system has O_TMPFILE, a body being written has no name
+ * in the directory at all, and one abandoned leaves nothing. */
+static void test_unnamed(void)
+{
+	struct pdl_outdir d;
+	struct pdl_outfile f;
+	int parts;
+
+	CHECK(mkdir("unnamed", 0755) == 0);
+	open_dir(&d, "unnamed");
+	if (!d.unnamed) {
+		fprintf(stderr,
+			"# no O_TMPFILE here: unnamed files untested\n");
+		pdl_outdir_close(&d);
+		return;
+	}
+	CHECK_INT(pdl_outfile_open(&f, &d, "a", false), 0);
+	CHECK(f.unnamed);
+	CHECK_INT(pdl_outfile_write(&f, "body", 4), 0);
+	CHECK_INT(count_entries("unnamed", &parts), 0);
+	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_FILE("unnamed/a", "body");
+	CHECK_INT(pdl_outfile_open(&f, &d, "b", false), 0);
+	CHECK_INT(pdl_outfile_write(&f, "body", 4), 0);
+	pdl_outfile_abort(&f, false);
+	CHECK_INT(count_entries("unnamed", &parts), 1);
+	/* -c keeps partial files, so they need names */
+	d.keep_partial = true;
+	CHECK_INT(pdl_outfile_open(&f, &d, "c", false), 0);
+	CHECK(!f.unnamed);
+	CHECK_INT(count_entries("unnamed", &parts), 2);
+	CHECK_INT(parts, 1);
+	pdl_outfile_abort(&f, true);
+	pdl_outdir_close(&d);
+}
+
 static void test_concurrent(void)
 {
 	pthread_t t[NTHREADS];
@@ -704,6 +815,8 @@ int main(void)
 	test_write_commit();
 	test_no_escape();
 	test_long_names();
+	test_taken_names();
+	test_unnamed();
 	test_concurrent();
 	if (chdir("/") < 0 ||
 	    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0) {
