@@ -289,39 +289,43 @@ static int probe_writable(int dirfd)
 	return -1;
 }
 
-/* Puts an unnamed file (O_TMPFILE) in the directory under name. */
-static int link_unnamed(int fd, int dirfd, const char *name)
+/* Puts an unnamed file (O_TMPFILE) in the directory under name: by the
+ * descriptor itself where the kernel lets us (CAP_DAC_READ_SEARCH), which
+ * spares the walk of a /proc path, else through /proc/self/fd. */
+static int link_unnamed(int fd, int dirfd, const char *name, bool by_fd)
 {
 	char path[64];
 
+	if (by_fd)
+		return linkat(fd, "", dirfd, name, AT_EMPTY_PATH);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
 }
 
 /* Whether bodies can be written to unnamed files and linked into place when
- * whole: the file system must know O_TMPFILE and /proc must be there. Such
- * a file takes the directory lock once instead of twice (bench/NOTES.md),
- * and it goes with the process however that ends, even by SIGKILL. */
-static bool probe_unnamed(int dirfd)
+ * whole: the file system must know O_TMPFILE, and the link be allowed by
+ * the descriptor or through /proc. Such a file takes the directory lock
+ * once instead of twice (bench/NOTES.md), and it goes with the process
+ * however that ends, even by SIGKILL. */
+static void probe_unnamed(struct pdl_outdir *d)
 {
 	char name[64];
-	bool ok = false;
-	int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	int fd = openat(d->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 
 	if (fd < 0)
-		return false;
+		return;
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), ".pdl-probe-%ld-u%d",
 			 (long)getpid(), i);
-		if (!link_unnamed(fd, dirfd, name)) {
-			ok = !unlinkat(dirfd, name, 0);
+		d->link_by_fd = !link_unnamed(fd, d->dirfd, name, true);
+		if (d->link_by_fd || !link_unnamed(fd, d->dirfd, name, false)) {
+			d->unnamed = !unlinkat(d->dirfd, name, 0);
 			break;
 		}
 		if (errno != EEXIST)
 			break;
 	}
 	close(fd);
-	return ok;
 }
 
 int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
@@ -330,6 +334,7 @@ int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
 	d->reserved = NULL;
 	d->seen = NULL;
 	d->unnamed = false;
+	d->link_by_fd = false;
 	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->dirfd < 0 && errno == ENOENT && !create) {
 		/* -n: nothing is written, so a missing directory is an empty
@@ -362,7 +367,8 @@ int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
 			 strerror(errno));
 		goto fail;
 	}
-	d->unnamed = create && probe_unnamed(d->dirfd);
+	if (create)
+		probe_unnamed(d);
 	d->seen = seen_scan(d->dirfd);
 	d->reserved = nameset_create();
 	if (!d->reserved) {
@@ -901,7 +907,8 @@ int pdl_outfile_commit(struct pdl_outfile *f)
 	int rc = 0, saved;
 
 	if (f->unnamed) {
-		rc = link_unnamed(f->fd, f->parentfd, f->base);
+		rc = link_unnamed(f->fd, f->parentfd, f->base,
+				  f->dir->link_by_fd);
 		if (rc < 0 && errno == EEXIST)
 			return -1; /* kept, for another name */
 		saved = errno;

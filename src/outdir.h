@@ -21,6 +21,7 @@ struct pdl_outdir {
 	struct pdl_nameset *reserved;
 	_Atomic uint64_t *seen; /* filter of names that may be on disk */
 	bool unnamed;		/* bodies go to O_TMPFILE files */
+	bool link_by_fd;	/* linked in with AT_EMPTY_PATH, not /proc */
 };
 
 /* Creates path with its parents when missing, opens it, and checks that a

@@ -770,15 +770,24 @@ static void test_unnamed(void)
 	CHECK_INT(count_entries("unnamed", &parts), 0);
 	CHECK_INT(pdl_outfile_commit(&f), 0);
 	CHECK_FILE("unnamed/a", "body");
+	/* linked through /proc where the kernel refuses AT_EMPTY_PATH to
+	 * this user (before Linux 6.10, without CAP_DAC_READ_SEARCH) */
+	bool by_fd = d.link_by_fd;
+	d.link_by_fd = false;
+	CHECK_INT(pdl_outfile_open(&f, &d, "p", false), 0);
+	CHECK_INT(pdl_outfile_write(&f, "proc", 4), 0);
+	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_FILE("unnamed/p", "proc");
+	d.link_by_fd = by_fd;
 	CHECK_INT(pdl_outfile_open(&f, &d, "b", false), 0);
 	CHECK_INT(pdl_outfile_write(&f, "body", 4), 0);
 	pdl_outfile_abort(&f, false);
-	CHECK_INT(count_entries("unnamed", &parts), 1);
+	CHECK_INT(count_entries("unnamed", &parts), 2);
 	/* -c keeps partial files, so they need names */
 	d.keep_partial = true;
 	CHECK_INT(pdl_outfile_open(&f, &d, "c", false), 0);
 	CHECK(!f.unnamed);
-	CHECK_INT(count_entries("unnamed", &parts), 2);
+	CHECK_INT(count_entries("unnamed", &parts), 3);
 	CHECK_INT(parts, 1);
 	pdl_outfile_abort(&f, true);
 	pdl_outdir_close(&d);
