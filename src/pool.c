@@ -30,6 +30,8 @@ struct pdl_loop {
 	size_t n_slots;
 	size_t *idle; /* stack of free slot indices */
 	size_t n_idle;
+	struct pdl_done *done; /* over, to settle after the next requests */
+	size_t n_done;
 	double due;	    /* the earliest timer of a slot */
 	atomic_bool hungry; /* polling with a free slot: wake on a push */
 	pthread_t thread;
@@ -67,36 +69,55 @@ static void notify(void *ctx, bool all)
 	}
 }
 
-/* A download is over: count it, free its name, report it. */
-static void complete(struct pdl_loop *l, struct pdl_xfer *x)
+/* The downloads that are over: their files settled, their names freed,
+ * each counted and reported. */
+static void settle(struct pdl_loop *l)
 {
 	const struct pdl_env *env = l->pool->env;
 	struct pdl_progress *pg = env->progress;
-	struct pdl_result res;
-	struct pdl_job *job = pdl_xfer_end(x, &res);
 
-	if (pg) {
+	for (size_t i = 0; i < l->n_done; i++) {
+		struct pdl_result res;
+		struct pdl_job *job = pdl_done_settle(&l->done[i], &res);
+
+		if (pg) {
+			atomic_fetch_add(&pg->done, 1);
+			if (res.outcome != PDL_OK)
+				atomic_fetch_add(&pg->failed, 1);
+		}
+		/* With --continue every name stays reserved for the whole run,
+		 * so a later URL of the same name is numbered as in the run
+		 * that made the files. */
+		if (!env->opt->resume) {
+			if (res.outcome == PDL_OK)
+				pdl_outdir_release_written(env->out,
+							   job->relname);
+			else
+				pdl_outdir_release(env->out, job->relname);
+		}
+		pdl_report_file(l->pool->report, job, &res);
+		pdl_result_finish(&res);
+		pdl_job_destroy(job);
+	}
+	l->n_done = 0;
+}
+
+/* A download is over: its slot is free for the next, its file settled
+ * after the loop has sent the next requests (settle). */
+static void complete(struct pdl_loop *l, struct pdl_xfer *x)
+{
+	struct pdl_progress *pg = l->pool->env->progress;
+
+	if (l->n_done == l->n_slots)
+		settle(l);
+	struct pdl_done *d = &l->done[l->n_done++];
+	pdl_xfer_end(x, d);
+	if (pg)
 		atomic_fetch_sub(&pg->active, 1);
-		atomic_fetch_add(&pg->done, 1);
-		if (res.outcome != PDL_OK)
-			atomic_fetch_add(&pg->failed, 1);
-	}
-	/* With --continue every name stays reserved for the whole run, so a
-	 * later URL of the same name is numbered as in the run that made the
-	 * files. */
-	if (!env->opt->resume) {
-		if (res.outcome == PDL_OK)
-			pdl_outdir_release_written(env->out, job->relname);
-		else
-			pdl_outdir_release(env->out, job->relname);
-	}
-	pdl_report_file(l->pool->report, job, &res);
-	pdl_result_finish(&res);
 	if (l->pool->hosts) {
-		pdl_hostlimit_release(l->pool->hosts, job->host);
+		pdl_hostlimit_release(l->pool->hosts, d->job->host);
 		pdl_queue_wake(l->pool->queue);
 	}
-	pdl_job_destroy(job);
 	l->idle[l->n_idle++] = (size_t)(x - l->slots);
 }
 
@@ -223,6 +244,7 @@ static void interrupt_all(struct pdl_loop *l)
 			complete(l, x);
 		}
 	}
+	settle(l);
 }
 
 static void loop_run(struct pdl_loop *l)
@@ -239,9 +261,14 @@ static void loop_run(struct pdl_loop *l)
 		}
 		if (!drained)
 			fill(l, &drained, now);
-		if (drained && l->n_idle == l->n_slots)
+		if (drained && l->n_idle == l->n_slots) {
+			settle(l);
 			break;
+		}
 		curl_multi_perform(l->multi, &running);
+		/* The requests of new downloads are out: the server works
+		 * on them while the files of the ones before are written. */
+		settle(l);
 		now = pdl_now_s();
 		bool freed = reap(l, now);
 		if (now >= l->due)
@@ -276,10 +303,14 @@ static void loop_free(struct pdl_loop *l)
 {
 	for (size_t i = 0; i < l->n_slots; i++)
 		pdl_xfer_cleanup(&l->slots[i]);
+	if (l->done)
+		for (size_t i = 0; i < l->n_slots; i++)
+			pdl_done_cleanup(&l->done[i]);
 	if (l->multi)
 		curl_multi_cleanup(l->multi);
 	free(l->slots);
 	free(l->idle);
+	free(l->done);
 }
 
 static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
@@ -289,7 +320,8 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 	l->multi = curl_multi_init();
 	l->slots = calloc(n_slots, sizeof(*l->slots));
 	l->idle = calloc(n_slots, sizeof(*l->idle));
-	if (!l->multi || !l->slots || !l->idle)
+	l->done = calloc(n_slots, sizeof(*l->done));
+	if (!l->multi || !l->slots || !l->idle || !l->done)
 		return -1;
 	for (; l->n_slots < n_slots; l->n_slots++) {
 		size_t i = l->n_slots;

@@ -188,34 +188,81 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	return len;
 }
 
-static int64_t file_offset(const struct pdl_xfer *x)
+/* Bytes of the body held so far, in memory or in the file. */
+static int64_t sink_offset(const struct pdl_sink *s)
 {
-	return x->file_open ? x->file.resumed_from + x->file.written : 0;
+	return s->file_open ? s->file.resumed_from + s->file.written
+			    : (int64_t)s->mem_len;
 }
 
-/* The first body bytes of an attempt: decide whether they continue what is
- * in the file (206 at the offset asked for) or replace it. */
+/* Opens the file for relname and moves into it what memory holds. 0, or
+ * -1 with errno set. */
+static int sink_open(struct pdl_sink *s, struct pdl_outdir *out,
+		     const char *relname)
+{
+	if (pdl_outfile_open(&s->file, out, relname, false))
+		return -1;
+	s->file_open = true;
+	size_t n = s->mem_len;
+	s->mem_len = 0;
+	return n ? pdl_outfile_write(&s->file, s->mem, n) : 0;
+}
+
+static int sink_write(struct pdl_sink *s, struct pdl_outdir *out,
+		      const char *relname, const char *data, size_t len)
+{
+	if (!s->file_open) {
+		if (s->mem_len + len <= PDL_SINK_MEM &&
+		    (s->mem || (s->mem = malloc(PDL_SINK_MEM)))) {
+			memcpy(s->mem + s->mem_len, data, len);
+			s->mem_len += len;
+			return 0;
+		}
+		if (sink_open(s, out, relname))
+			return -1;
+	}
+	return pdl_outfile_write(&s->file, data, len);
+}
+
+/* Forgets the body received so far. */
+static int sink_restart(struct pdl_sink *s)
+{
+	s->mem_len = 0;
+	return s->file_open ? pdl_outfile_truncate(&s->file) : 0;
+}
+
+/* Closes and removes the temporary file (kept with keep). */
+static void sink_drop(struct pdl_sink *s, bool keep)
+{
+	if (s->file_open)
+		pdl_outfile_abort(&s->file, keep);
+	s->file_open = false;
+	s->mem_len = 0;
+}
+
+/* The first body bytes of an attempt: decide whether they continue what
+ * came before (206 at the offset asked for) or replace it. A body
+ * announced larger than memory holds goes to its file at once. */
 static bool begin_body(struct pdl_xfer *x)
 {
-	if (!x->file_open) {
-		if (pdl_outfile_open(&x->file, x->env->out, x->job->relname,
-				     false)) {
-			x->write_errno = errno;
-			return false;
-		}
-		x->file_open = true;
-		return true;
-	}
-	if (x->range_from > 0) {
-		if (x->resp_code == 206 && x->resp_range_start == x->range_from)
+	struct pdl_sink *s = &x->sink;
+
+	if (x->range_from > 0 && x->resp_code == 206) {
+		if (x->resp_range_start == x->range_from)
 			return true;
-		if (x->resp_code == 206) {
-			/* A range we did not ask for: start over next time. */
-			x->bad_range = true;
-			return false;
-		}
+		/* A range we did not ask for: start over next time. */
+		x->bad_range = true;
+		return false;
 	}
-	if (pdl_outfile_truncate(&x->file)) {
+	if (sink_restart(s)) {
+		x->write_errno = errno;
+		return false;
+	}
+	curl_off_t size = -1;
+	if (!s->file_open &&
+	    curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+			      &size) == CURLE_OK &&
+	    size > PDL_SINK_MEM && sink_open(s, x->env->out, x->job->relname)) {
 		x->write_errno = errno;
 		return false;
 	}
@@ -244,11 +291,11 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 			return 0;
 	}
 	if (env->opt->max_filesize &&
-	    file_offset(x) + (int64_t)len > env->opt->max_filesize) {
+	    sink_offset(&x->sink) + (int64_t)len > env->opt->max_filesize) {
 		x->too_big = true;
 		return 0;
 	}
-	if (pdl_outfile_write(&x->file, data, len)) {
+	if (sink_write(&x->sink, env->out, x->job->relname, data, len)) {
 		x->write_errno = errno;
 		return 0;
 	}
@@ -416,29 +463,29 @@ static double retry_delay(struct pdl_xfer *x, int attempt)
 
 /* With --content-disposition, a name the server suggests replaces the one
  * derived from the URL (not one given on the list line). */
-static void apply_disposition(struct pdl_xfer *x)
+static void apply_disposition(struct pdl_done *d)
 {
-	if (!x->disposition || x->job->named)
+	if (!d->disposition || d->job->named)
 		return;
-	char *want = pdl_name_from_disposition(x->disposition);
-	if (!want || !strcmp(want, x->file.base)) {
+	char *want = pdl_name_from_disposition(d->disposition);
+	if (!want || !strcmp(want, d->sink.file.base)) {
 		free(want);
 		return;
 	}
 	char *final = NULL;
-	if (pdl_outdir_reserve(x->env->out, want, false, &final) ==
+	if (pdl_outdir_reserve(d->env->out, want, false, &final) ==
 		PDL_RESERVE_OK &&
-	    !pdl_outfile_rename(&x->file, final)) {
-		pdl_outdir_release(x->env->out, x->job->relname);
+	    !pdl_outfile_rename(&d->sink.file, final)) {
+		pdl_outdir_release(d->env->out, d->job->relname);
 		/* The caller releases job->relname: make it the new name. */
-		free(x->job->relname);
-		x->job->relname = final;
-		free(x->job->want);
-		x->job->want = want;
+		free(d->job->relname);
+		d->job->relname = final;
+		free(d->job->want);
+		d->job->want = want;
 		return;
 	}
 	if (final)
-		pdl_outdir_release(x->env->out, final);
+		pdl_outdir_release(d->env->out, final);
 	free(final);
 	free(want);
 }
@@ -447,59 +494,64 @@ static void apply_disposition(struct pdl_xfer *x)
  * by a file the file system takes for the same name (case folding). The
  * next free number is taken then, as if the file had been there from the
  * start. False when there is none, or this keeps happening. */
-static bool take_next_name(struct pdl_xfer *x, int *tries)
+static bool take_next_name(struct pdl_done *d, int *tries)
 {
-	struct pdl_outdir *out = x->env->out;
+	struct pdl_outdir *out = d->env->out;
+	struct pdl_job *job = d->job;
 	char *final = NULL;
 
 	if (++*tries > RENUMBER_TRIES)
 		return false;
-	pdl_outdir_mark_taken(out, x->job->relname);
-	if (pdl_outdir_reserve(out, x->job->want, false, &final) !=
+	pdl_outdir_mark_taken(out, job->relname);
+	if (pdl_outdir_reserve(out, job->want, false, &final) !=
 		PDL_RESERVE_OK ||
-	    pdl_outfile_rename(&x->file, final)) {
+	    pdl_outfile_rename(&d->sink.file, final)) {
 		if (final)
 			pdl_outdir_release(out, final);
 		free(final);
 		return false;
 	}
-	pdl_outdir_release(out, x->job->relname);
-	free(x->job->relname);
-	x->job->relname = final;
+	pdl_outdir_release(out, job->relname);
+	free(job->relname);
+	job->relname = final;
 	return true;
 }
 
-static void finish_ok(struct pdl_xfer *x, struct pdl_result *res)
+/* The body came whole: into its file (an empty body still makes one),
+ * and the file in place. */
+static void settle_ok(struct pdl_done *d)
 {
-	if (!x->file_open) {
-		/* An empty body still makes a file. */
-		if (pdl_outfile_open(&x->file, x->env->out, x->job->relname,
-				     false)) {
+	struct pdl_sink *s = &d->sink;
+	struct pdl_result *res = &d->res;
+	const char *relname = d->job->relname;
+
+	res->outcome = PDL_FAILED;
+	if (!s->file_open) {
+		bool empty = s->mem_len == 0;
+		if (sink_open(s, d->env->out, relname)) {
 			snprintf(res->error, sizeof(res->error),
-				 "cannot create %s: %s", x->job->relname,
-				 strerror(errno));
-			res->outcome = PDL_FAILED;
+				 "cannot %s %s: %s", empty ? "create" : "write",
+				 relname, strerror(errno));
+			sink_drop(s, false);
 			return;
 		}
-		x->file_open = true;
 	}
-	apply_disposition(x);
+	apply_disposition(d);
 	int tries = 0;
-	while (pdl_outfile_commit(&x->file)) {
+	while (pdl_outfile_commit(&s->file)) {
 		int err = errno;
-		if (err == EEXIST && take_next_name(x, &tries))
+		if (err == EEXIST && take_next_name(d, &tries))
 			continue;
 		snprintf(res->error, sizeof(res->error), "cannot save %s: %s",
-			 x->job->relname, strerror(err));
+			 d->job->relname, strerror(err));
 		if (err == EEXIST)
-			pdl_outfile_abort(&x->file, false);
-		x->file_open = false;
-		res->outcome = PDL_FAILED;
+			pdl_outfile_abort(&s->file, false);
+		s->file_open = false;
 		return;
 	}
-	x->file_open = false;
+	s->file_open = false;
 	res->outcome = PDL_OK;
-	res->path = strdup(x->job->relname);
+	res->path = strdup(d->job->relname);
 }
 
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due)
@@ -524,11 +576,13 @@ void pdl_xfer_cleanup(struct pdl_xfer *x)
 	if (x->h)
 		curl_easy_cleanup(x->h);
 	x->h = NULL;
+	free(x->sink.mem);
+	x->sink.mem = NULL;
 }
 
 void pdl_xfer_rearm(struct pdl_xfer *x, double now)
 {
-	x->range_from = file_offset(x);
+	x->range_from = sink_offset(&x->sink);
 	x->body_started = false;
 	x->bad_range = false;
 	x->stalled = false;
@@ -558,19 +612,18 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->job = job;
 	x->t0 = now;
 	x->hold_until = 0;
-	x->file_open = false;
 	x->too_big = false;
 	x->disposition = NULL;
 	x->state = PDL_XFER_IDLE;
 	if (o->resume) {
-		if (pdl_outfile_open(&x->file, x->env->out, job->relname,
+		if (pdl_outfile_open(&x->sink.file, x->env->out, job->relname,
 				     true)) {
 			snprintf(x->res.error, sizeof(x->res.error),
 				 "cannot create %s: %s", job->relname,
 				 strerror(errno));
 			return false;
 		}
-		x->file_open = true;
+		x->sink.file_open = true;
 	}
 	curl_easy_setopt(x->h, CURLOPT_URL, job->url);
 	pdl_xfer_rearm(x, now);
@@ -585,11 +638,12 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 
 	x->state = PDL_XFER_IDLE;
 	enum verdict v = judge(x, rc, err, sizeof(err));
-	if (x->bad_range && x->file_open)
-		pdl_outfile_truncate(&x->file);
+	if (x->bad_range)
+		sink_restart(&x->sink);
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &res->status);
 	if (v == V_OK) {
-		finish_ok(x, res);
+		/* Settled later (pdl_done_settle), after the next request. */
+		res->outcome = PDL_OK;
 		return true;
 	}
 	snprintf(res->error, sizeof(res->error), "%s", err);
@@ -602,7 +656,7 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	double wait = retry_delay(x, res->attempts);
 	pdl_debugf("%s: %s; retry %d of %ld in %.1fs%s", x->job->shown_url, err,
 		   res->attempts, o->retries, wait,
-		   file_offset(x) > 0 ? ", resuming" : "");
+		   sink_offset(&x->sink) > 0 ? ", resuming" : "");
 	x->state = PDL_XFER_WAITING;
 	x->retry_at = now + wait;
 	pdl_xfer_wake_at(x, x->retry_at);
@@ -616,9 +670,8 @@ void pdl_xfer_interrupt(struct pdl_xfer *x)
 	snprintf(x->res.error, sizeof(x->res.error), "interrupted");
 }
 
-struct pdl_job *pdl_xfer_end(struct pdl_xfer *x, struct pdl_result *res)
+void pdl_xfer_end(struct pdl_xfer *x, struct pdl_done *d)
 {
-	const struct pdl_options *o = x->env->opt;
 	struct pdl_job *job = x->job;
 
 	if (x->res.outcome == PDL_OK && pdl_log_verbose()) {
@@ -634,17 +687,41 @@ struct pdl_job *pdl_xfer_end(struct pdl_xfer *x, struct pdl_result *res)
 			free(shown);
 		}
 	}
-	if (x->file_open) {
-		bool keep = o->resume && file_offset(x) > 0;
-		pdl_outfile_abort(&x->file, keep);
-		x->file_open = false;
-	}
-	free(x->disposition);
-	x->disposition = NULL;
 	x->res.seconds = pdl_now_s() - x->t0;
-	*res = x->res;
+	d->env = x->env;
+	d->job = job;
+	d->res = x->res;
+	d->disposition = x->disposition;
+	/* d's settled sink, with its memory, becomes x's. */
+	struct pdl_sink s = d->sink;
+	d->sink = x->sink;
+	x->sink = s;
+	x->disposition = NULL;
 	memset(&x->res, 0, sizeof(x->res));
 	x->job = NULL;
 	x->state = PDL_XFER_IDLE;
+}
+
+struct pdl_job *pdl_done_settle(struct pdl_done *d, struct pdl_result *res)
+{
+	struct pdl_job *job = d->job;
+
+	if (d->res.outcome == PDL_OK) {
+		settle_ok(d);
+	} else {
+		struct pdl_sink *s = &d->sink;
+		sink_drop(s, d->env->opt->resume && sink_offset(s) > 0);
+	}
+	free(d->disposition);
+	d->disposition = NULL;
+	*res = d->res;
+	memset(&d->res, 0, sizeof(d->res));
+	d->job = NULL;
 	return job;
+}
+
+void pdl_done_cleanup(struct pdl_done *d)
+{
+	free(d->sink.mem);
+	d->sink.mem = NULL;
 }

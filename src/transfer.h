@@ -45,6 +45,18 @@ enum pdl_xfer_state {
 	PDL_XFER_WAITING, /* backing off until retry_at, h not in the loop */
 };
 
+/* Where a body goes: memory while it is small, so that its file can be
+ * written after the next request is on its way (struct pdl_done); a
+ * file as soon as it is larger, or known to be. */
+struct pdl_sink {
+	struct pdl_outfile file;
+	bool file_open;
+	unsigned char *mem; /* PDL_SINK_MEM bytes, allocated at first use */
+	size_t mem_len;	    /* body bytes in mem: none once file_open */
+};
+
+#define PDL_SINK_MEM (16 * 1024)
+
 struct pdl_xfer {
 	CURL *h;
 	const struct pdl_env *env;
@@ -57,8 +69,7 @@ struct pdl_xfer {
 	double hold_until; /* --limit-rate: no more bytes before this */
 	bool paused;	   /* the write callback said CURL_WRITEFUNC_PAUSE */
 	/* The attempt being received. */
-	struct pdl_outfile file;
-	bool file_open;
+	struct pdl_sink sink;
 	bool body_started;  /* this attempt has delivered body bytes */
 	int64_t range_from; /* offset asked for this attempt, 0: none */
 	long resp_code;	    /* of the response being received */
@@ -99,8 +110,27 @@ bool pdl_xfer_check_stall(struct pdl_xfer *x, double now);
 /* Ends a download that is waiting to retry because of a stop. */
 void pdl_xfer_interrupt(struct pdl_xfer *x);
 
-/* Closes what the download holds and moves its result to res; x is idle
- * again, and the job goes back to the caller. */
-struct pdl_job *pdl_xfer_end(struct pdl_xfer *x, struct pdl_result *res);
+/* A download whose transfers are over, its file not yet settled: put in
+ * place when the body came whole, else dropped (or kept, with -c). An
+ * event loop settles it after it has sent its next requests, so that the
+ * server answers them while this file is written. */
+struct pdl_done {
+	const struct pdl_env *env;
+	struct pdl_job *job;
+	struct pdl_result res;
+	struct pdl_sink sink;
+	char *disposition;
+};
+
+/* Moves the download out of x into d (which must be settled or zeroed);
+ * x is idle again. */
+void pdl_xfer_end(struct pdl_xfer *x, struct pdl_done *d);
+
+/* Writes and commits d's file, or drops it; moves the result to res and
+ * hands the job back. d can take the next download then. */
+struct pdl_job *pdl_done_settle(struct pdl_done *d, struct pdl_result *res);
+
+/* Frees what a settled d keeps for reuse. */
+void pdl_done_cleanup(struct pdl_done *d);
 
 #endif

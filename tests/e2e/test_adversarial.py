@@ -66,6 +66,14 @@ HOSTILE = (
     ("one_header_of_1mib", "/headerbomb", [], False, r"(?i)header", None),
     ("range_liar_restarts", "/liar/100000/30000", [], True, pattern(100000),
      "liar"),
+    # bodies of up to 16 KiB are held in memory until the next request is
+    # out: the same cases through that path, and its spill into a file
+    ("small_range_liar_restarts", "/liar/12000/5000", [], True,
+     pattern(12000), "liar"),
+    ("small_chunked_in_memory", "/chunked/10000/3000", [], True,
+     pattern(10000), None),
+    ("chunked_spills_from_memory", "/chunked/40000/7000", [], True,
+     pattern(40000), None),
     ("no_content_204", "/empty", [], True, b"", None),
     ("gzip_encoding_not_decoded", "/gzipped", [], True,
      adversary.gzipped_body(), None),

@@ -82,8 +82,8 @@ class Resume(adversary.Adversarial):
         self.assertGreaterEqual(g2, 0.45)
         self.assert_files({"bystander": pattern(4321)})
 
-    def test_reset_mid_body_resumes_with_range(self):
-        n, cut = 3000000, 1000000
+    def resumes_with_range(self, n, cut):
+        """A body cut after cut bytes is fetched again from where it was."""
         res, r = self.one("/reset/%d?after=%d" % (n, cut), rc=0)
         self.assertEqual(r["attempts"], 2, res)
         self.assertEqual(r["status"], 206)
@@ -98,15 +98,28 @@ class Resume(adversary.Adversarial):
         self.assertLess(r["bytes"], n + cut)
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
 
-    def test_server_ignoring_range_restarts_from_zero(self):
-        n = 500000
-        res, r = self.one("/reset-once/%s/%d?after=200000&norange=1" %
-                          (self.key, n), rc=0)
+    def restarts_when_range_ignored(self, n, after):
+        """A server that answers the Range request with the whole body."""
+        res, r = self.one("/reset-once/%s/%d?after=%d&norange=1" %
+                          (self.key, n, after), rc=0)
         self.assertEqual(r["status"], 200)
         log = self.requests("/reset-once/")
         self.assertEqual(len(log), 2)
         self.assertIn("Range", log[1]["headers"])
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_reset_mid_body_resumes_with_range(self):
+        self.resumes_with_range(3000000, 1000000)
+
+    def test_small_body_cut_resumes_with_range(self):
+        # a body this small is held in memory: it resumes from there
+        self.resumes_with_range(12000, 5000)
+
+    def test_server_ignoring_range_restarts_from_zero(self):
+        self.restarts_when_range_ignored(500000, 200000)
+
+    def test_small_body_server_ignoring_range_restarts(self):
+        self.restarts_when_range_ignored(9000, 4000)
 
     def test_short_body_fails_after_retries_no_file(self):
         res, r = self.one("/short/50000?send=10000", "--retries", "2", rc=1)
