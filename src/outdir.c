@@ -48,6 +48,15 @@ struct pdl_nameset {
 	char *hint_want;
 	unsigned hint_next;
 	unsigned long frees; /* names freed again, to keep a stale hint out */
+	/* Names whose downloads are over but which stay taken for the rest
+	 * of the run (-c, -n), by a 64-bit hash each in an open-addressed
+	 * table: 10 to 20 bytes a name instead of the ~150 of two exact
+	 * entries, so a run of a million URLs stays small. Two names of one
+	 * run with the same hash would give the later one a number it did
+	 * not need: odds of about 3 in 10^8 for a million names. */
+	uint64_t *kept;
+	size_t nkept_slots; /* 0 or a power of two */
+	size_t nkept;
 };
 
 static size_t hash_name(const char *s)
@@ -106,6 +115,83 @@ static _Atomic uint64_t *seen_scan(int dirfd)
 	return seen;
 }
 
+static uint64_t kept_hash(const char *name)
+{
+	uint64_t h = (uint64_t)hash_name(name);
+
+	/* FNV-1a's low bits, used for the slot, mix poorly: finish it as
+	 * MurmurHash3 does. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h ? h : 1; /* 0 marks a free slot */
+}
+
+static size_t kept_slot(const struct pdl_nameset *s, uint64_t h)
+{
+	size_t mask = s->nkept_slots - 1, i = (size_t)h & mask;
+
+	while (s->kept[i] && s->kept[i] != h)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static bool kept_has(const struct pdl_nameset *s, const char *name)
+{
+	if (!s->nkept)
+		return false;
+	return s->kept[kept_slot(s, kept_hash(name))] != 0;
+}
+
+static void kept_free(struct pdl_nameset *s)
+{
+	if (s->kept)
+		munmap(s->kept, s->nkept_slots * sizeof(*s->kept));
+	s->kept = NULL;
+	s->nkept_slots = 0;
+	s->nkept = 0;
+}
+
+/* Mapped rather than allocated: a table outgrown goes back to the system
+ * at once instead of staying in the heap. */
+static int kept_grow(struct pdl_nameset *s)
+{
+	size_t n = s->nkept_slots ? s->nkept_slots * 2 : 1024;
+	uint64_t *old = s->kept;
+	size_t nold = s->nkept_slots;
+	void *map = mmap(NULL, n * sizeof(*s->kept), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (map == MAP_FAILED)
+		return -1;
+	s->kept = map;
+	s->nkept_slots = n;
+	for (size_t i = 0; i < nold; i++)
+		if (old[i])
+			s->kept[kept_slot(s, old[i])] = old[i];
+	if (old)
+		munmap(old, nold * sizeof(*old));
+	return 0;
+}
+
+/* Up to four fifths full: linear probing stays short, and the table takes
+ * 10 to 20 bytes a name. */
+static int kept_add(struct pdl_nameset *s, const char *name)
+{
+	uint64_t h = kept_hash(name);
+
+	if ((s->nkept + 1) * 5 > s->nkept_slots * 4 && kept_grow(s) < 0)
+		return -1;
+	size_t i = kept_slot(s, h);
+	if (!s->kept[i]) {
+		s->kept[i] = h;
+		s->nkept++;
+	}
+	return 0;
+}
+
 static struct pdl_nameset *nameset_create(void)
 {
 	struct pdl_nameset *s = calloc(1, sizeof(*s));
@@ -135,6 +221,7 @@ static void nameset_destroy(struct pdl_nameset *s)
 	}
 	free(s->slots);
 	free(s->hint_want);
+	kept_free(s);
 	free(s);
 }
 
@@ -428,7 +515,8 @@ static int try_reserve(struct pdl_outdir *d, const char *cand, bool resume,
 	if (!tmp)
 		return -1;
 	pthread_mutex_lock(&d->lock);
-	taken = nameset_has(d->reserved, cand) || nameset_has(d->reserved, tmp);
+	taken = nameset_has(d->reserved, cand) ||
+		nameset_has(d->reserved, tmp) || kept_has(d->reserved, cand);
 	if (!taken) {
 		if (nameset_add(d->reserved, cand) < 0) {
 			taken = -1;
@@ -628,6 +716,21 @@ static void release(struct pdl_outdir *d, const char *final, bool written)
 	free(tmp);
 }
 
+void pdl_outdir_keep(struct pdl_outdir *d, const char *final)
+{
+	char *tmp;
+
+	if (!final || !(tmp = tmp_relpath(final)))
+		return; /* the exact entries stay: the name is still taken */
+	pthread_mutex_lock(&d->lock);
+	if (kept_add(d->reserved, final) == 0) {
+		nameset_remove(d->reserved, final);
+		nameset_remove(d->reserved, tmp);
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(tmp);
+}
+
 void pdl_outdir_mark_taken(struct pdl_outdir *d, const char *name)
 {
 	if (d->seen && !strchr(name, '/'))
@@ -662,6 +765,7 @@ void pdl_outdir_forget(struct pdl_outdir *d)
 	free(s->hint_want);
 	s->hint_want = NULL;
 	s->hint_next = 0;
+	kept_free(s);
 	pthread_mutex_unlock(&d->lock);
 }
 

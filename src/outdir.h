@@ -51,6 +51,10 @@ void pdl_outdir_release(struct pdl_outdir *d, const char *final);
 /* The same for a name whose file was just put in place: spares the look on
  * disk that tells whether its number became free again. */
 void pdl_outdir_release_written(struct pdl_outdir *d, const char *final);
+/* The download of final is over but its name stays taken for the rest of
+ * the run (-c, -n: a later URL of the same name is numbered as in the run
+ * that made the files). Held by a hash from now on, not the whole name. */
+void pdl_outdir_keep(struct pdl_outdir *d, const char *final);
 /* Tells that name is on disk now though this run did not put it there: a
  * rename into place found it taken. Reserving it again then looks. */
 void pdl_outdir_mark_taken(struct pdl_outdir *d, const char *name);

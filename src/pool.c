@@ -88,13 +88,12 @@ static void settle(struct pdl_loop *l)
 		/* With --continue every name stays reserved for the whole run,
 		 * so a later URL of the same name is numbered as in the run
 		 * that made the files. */
-		if (!env->opt->resume) {
-			if (res.outcome == PDL_OK)
-				pdl_outdir_release_written(env->out,
-							   job->relname);
-			else
-				pdl_outdir_release(env->out, job->relname);
-		}
+		if (env->opt->resume)
+			pdl_outdir_keep(env->out, job->relname);
+		else if (res.outcome == PDL_OK)
+			pdl_outdir_release_written(env->out, job->relname);
+		else
+			pdl_outdir_release(env->out, job->relname);
 		pdl_report_file(l->pool->report, job, &res);
 		pdl_result_finish(&res);
 		pdl_job_destroy(job);

@@ -134,11 +134,13 @@ static bool settle_early(struct run *r, struct pdl_job *job)
 		/* The name stays reserved: in a real run the earlier file
 		 * would be there, so a later URL of the same name must be
 		 * shown numbered exactly as it would be. */
+		pdl_outdir_keep(&r->out, job->relname);
 		pdl_report_dry(&r->report, job);
 		return true;
 	}
 	if (job->exists) {
 		struct pdl_result res = {.outcome = PDL_SKIPPED, .attempts = 0};
+		pdl_outdir_keep(&r->out, job->relname);
 		res.path = strdup(job->relname);
 		pdl_report_file(&r->report, job, &res);
 		pdl_result_finish(&res);

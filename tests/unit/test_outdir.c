@@ -748,6 +748,62 @@ static void test_taken_names(void)
 	pdl_outdir_close(&d);
 }
 
+/* -c and -n: a name whose download is over stays taken for the run, held
+ * by its hash only; the table grows through many names without losing
+ * one, and a name never used is never taken for one of them. */
+static void test_kept_names(void)
+{
+	struct pdl_outdir d;
+	char want[32], numbered[40];
+	char *n;
+
+	CHECK(mkdir("kept", 0755) == 0);
+	write_file("kept/there", "old");
+	open_dir(&d, "kept");
+	n = reserve_as(&d, "a", true, PDL_RESERVE_OK, "a");
+	pdl_outdir_keep(&d, n);
+	free(n);
+	n = reserve_as(&d, "a", true, PDL_RESERVE_OK, "a.1");
+	pdl_outdir_keep(&d, n);
+	free(n);
+	n = reserve_as(&d, "a", true, PDL_RESERVE_OK, "a.2");
+	pdl_outdir_release(&d, n);
+	free(n);
+	/* a file of the run before: this URL's, kept, then the next number */
+	n = reserve_as(&d, "there", true, PDL_RESERVE_EXISTS, "there");
+	pdl_outdir_keep(&d, n);
+	free(n);
+	n = reserve_as(&d, "there", true, PDL_RESERVE_OK, "there.1");
+	pdl_outdir_release(&d, n);
+	free(n);
+	/* 30 000 names through several doublings of the table */
+	for (int i = 0; i < 30000; i++) {
+		snprintf(want, sizeof(want), "f%d", i);
+		char *f = NULL;
+		CHECK_INT(pdl_outdir_reserve(&d, want, true, &f),
+			  PDL_RESERVE_OK);
+		CHECK(f && !strcmp(f, want));
+		pdl_outdir_keep(&d, f);
+		free(f);
+	}
+	for (int i = 0; i < 30000; i += 7) {
+		snprintf(want, sizeof(want), "f%d", i);
+		snprintf(numbered, sizeof(numbered), "f%d.1", i);
+		n = reserve_as(&d, want, true, PDL_RESERVE_OK, numbered);
+		pdl_outdir_release(&d, n);
+		free(n);
+	}
+	n = reserve_as(&d, "f30000", true, PDL_RESERVE_OK, "f30000");
+	pdl_outdir_release(&d, n);
+	free(n);
+	/* --compare's scratch pass is forgotten */
+	pdl_outdir_forget(&d);
+	n = reserve_as(&d, "a", true, PDL_RESERVE_OK, "a");
+	pdl_outdir_release(&d, n);
+	free(n);
+	pdl_outdir_close(&d);
+}
+
 /* Where the file system has O_TMPFILE, a body being written has no name
  * in the directory at all, and one abandoned leaves nothing. */
 static void test_unnamed(void)
@@ -825,6 +881,7 @@ int main(void)
 	test_no_escape();
 	test_long_names();
 	test_taken_names();
+	test_kept_names();
 	test_unnamed();
 	test_concurrent();
 	if (chdir("/") < 0 ||
