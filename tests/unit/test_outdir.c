@@ -114,6 +114,13 @@ static char *reserve_as(struct pdl_outdir *d, const char *want, bool resume,
 	return final;
 }
 
+/* Hands a reserved name back and frees it. */
+static void drop(struct pdl_outdir *d, char *name)
+{
+	pdl_outdir_release(d, name);
+	free(name);
+}
+
 /* Writes content under relname through the temporary file and commits. */
 static int put(struct pdl_outdir *d, const char *relname, const char *content)
 {
@@ -223,12 +230,10 @@ static void test_reserve(void)
 	a = reserve_as(&d, "a.jpg", false, PDL_RESERVE_OK, "a.jpg");
 	a1 = reserve_as(&d, "a.jpg", false, PDL_RESERVE_OK, "a.1.jpg");
 	x = reserve_as(&d, "a.jpg", false, PDL_RESERVE_OK, "a.2.jpg");
-	pdl_outdir_release(&d, a);
-	free(a);
+	drop(&d, a);
 	/* nothing was written under a.jpg: it is free again */
 	a = reserve_as(&d, "a.jpg", false, PDL_RESERVE_OK, "a.jpg");
-	pdl_outdir_release(&d, a1);
-	free(a1);
+	drop(&d, a1);
 	a1 = reserve_as(&d, "a.jpg", false, PDL_RESERVE_OK, "a.1.jpg");
 	pdl_outdir_release(&d, a);
 	pdl_outdir_release(&d, a1);
@@ -243,20 +248,13 @@ static void test_reserve(void)
 	CHECK_INT(put(&d, b, "new"), 0);
 	CHECK_FILE("r/b.jpg", "old");
 	CHECK_FILE("r/b.1.jpg", "new");
-	pdl_outdir_release(&d, b);
-	free(b);
+	drop(&d, b);
 	/* ... and so is the committed one, once released */
-	b = reserve_as(&d, "b.jpg", false, PDL_RESERVE_OK, "b.2.jpg");
-	pdl_outdir_release(&d, b);
-	free(b);
+	drop(&d, reserve_as(&d, "b.jpg", false, PDL_RESERVE_OK, "b.2.jpg"));
 
 	/* a dangling symlink is a name in use, and a directory too */
-	x = reserve_as(&d, "c.jpg", false, PDL_RESERVE_OK, "c.1.jpg");
-	pdl_outdir_release(&d, x);
-	free(x);
-	x = reserve_as(&d, "dir.jpg", false, PDL_RESERVE_OK, "dir.1.jpg");
-	pdl_outdir_release(&d, x);
-	free(x);
+	drop(&d, reserve_as(&d, "c.jpg", false, PDL_RESERVE_OK, "c.1.jpg"));
+	drop(&d, reserve_as(&d, "dir.jpg", false, PDL_RESERVE_OK, "dir.1.jpg"));
 
 	/* names in subdirectories, including ones not created yet */
 	a = reserve_as(&d, "s/t/x.txt", false, PDL_RESERVE_OK, "s/t/x.txt");
@@ -274,50 +272,34 @@ static void test_reserve(void)
 	 * run that made the files */
 	b = reserve_as(&d, "b.jpg", true, PDL_RESERVE_EXISTS, "b.jpg");
 	x = reserve_as(&d, "b.jpg", true, PDL_RESERVE_EXISTS, "b.1.jpg");
-	a = reserve_as(&d, "b.jpg", true, PDL_RESERVE_OK, "b.2.jpg");
-	pdl_outdir_release(&d, a);
-	free(a);
+	drop(&d, reserve_as(&d, "b.jpg", true, PDL_RESERVE_OK, "b.2.jpg"));
 	pdl_outdir_release(&d, x);
-	pdl_outdir_release(&d, b);
-	free(b);
+	drop(&d, b);
 	free(x);
-	x = reserve_as(&d, "c.jpg", true, PDL_RESERVE_EXISTS, "c.jpg");
-	pdl_outdir_release(&d, x);
-	free(x);
+	drop(&d, reserve_as(&d, "c.jpg", true, PDL_RESERVE_EXISTS, "c.jpg"));
 	a = reserve_as(&d, "new.jpg", true, PDL_RESERVE_OK, "new.jpg");
 	a1 = reserve_as(&d, "new.jpg", true, PDL_RESERVE_OK, "new.1.jpg");
-	pdl_outdir_release(&d, a);
-	pdl_outdir_release(&d, a1);
-	free(a);
-	free(a1);
+	drop(&d, a);
+	drop(&d, a1);
 
 	/* overwrite: disk does not count, names in flight still do */
 	d.overwrite = true;
 	b = reserve_as(&d, "b.jpg", false, PDL_RESERVE_OK, "b.jpg");
 	x = reserve_as(&d, "b.jpg", false, PDL_RESERVE_OK, "b.1.jpg");
-	pdl_outdir_release(&d, b);
-	pdl_outdir_release(&d, x);
-	free(b);
-	free(x);
+	drop(&d, b);
+	drop(&d, x);
 	d.overwrite = false;
 
 	/* a final name never doubles as another transfer's temporary */
 	a = reserve_as(&d, "t", false, PDL_RESERVE_OK, "t");
 	x = reserve_as(&d, ".t.pdl-part", false, PDL_RESERVE_OK, "_t.pdl-part");
-	pdl_outdir_release(&d, a);
-	pdl_outdir_release(&d, x);
-	free(a);
-	free(x);
+	drop(&d, a);
+	drop(&d, x);
 	/* ... nor looks like one to a later run: the dot becomes '_' */
 	x = reserve_as(&d, ".u.pdl-part", false, PDL_RESERVE_OK, "_u.pdl-part");
-	a = reserve_as(&d, "u", false, PDL_RESERVE_OK, "u");
-	pdl_outdir_release(&d, a);
-	pdl_outdir_release(&d, x);
-	free(a);
-	free(x);
-	a = reserve_as(&d, "u", false, PDL_RESERVE_OK, "u");
-	pdl_outdir_release(&d, a);
-	free(a);
+	drop(&d, reserve_as(&d, "u", false, PDL_RESERVE_OK, "u"));
+	drop(&d, x);
+	drop(&d, reserve_as(&d, "u", false, PDL_RESERVE_OK, "u"));
 
 	/* a name that cannot be looked up is an error, not a free name */
 	CHECK_INT(symlink("loop", "r/loop"), 0);
@@ -339,9 +321,7 @@ static void test_reserve(void)
 		pdl_outdir_release(&d, many[i]);
 		free(many[i]);
 	}
-	x = reserve_as(&d, "m.txt", false, PDL_RESERVE_OK, "m.txt");
-	pdl_outdir_release(&d, x);
-	free(x);
+	drop(&d, reserve_as(&d, "m.txt", false, PDL_RESERVE_OK, "m.txt"));
 
 	/* one name for a long list: each reservation stays cheap, and a
 	 * number freed without a file is handed out again */
@@ -357,9 +337,7 @@ static void test_reserve(void)
 	free(lots[5000]);
 	lots[5000] =
 	    reserve_as(&d, "h.txt", false, PDL_RESERVE_OK, "h.5000.txt");
-	x = reserve_as(&d, "h.txt", false, PDL_RESERVE_OK, "h.10050.txt");
-	pdl_outdir_release(&d, x);
-	free(x);
+	drop(&d, reserve_as(&d, "h.txt", false, PDL_RESERVE_OK, "h.10050.txt"));
 	for (int i = 0; i < LOTS; i++) {
 		pdl_outdir_release(&d, lots[i]);
 		free(lots[i]);
@@ -375,9 +353,7 @@ static void test_reserve(void)
 		pdl_outdir_release(&d, x);
 		free(x);
 	}
-	x = reserve_as(&d, "k.txt", false, PDL_RESERVE_OK, "k.3.txt");
-	pdl_outdir_release(&d, x);
-	free(x);
+	drop(&d, reserve_as(&d, "k.txt", false, PDL_RESERVE_OK, "k.3.txt"));
 
 	pdl_outdir_close(&d);
 }
@@ -613,12 +589,10 @@ static void test_long_names(void)
 	open_dir(&d, "l");
 	final = reserve_as(&d, base, false, PDL_RESERVE_OK, base);
 	CHECK_INT(put(&d, final, "long"), 0);
-	pdl_outdir_release(&d, final);
-	free(final);
+	drop(&d, final);
 	final = reserve_as(&d, base, false, PDL_RESERVE_OK, name);
 	CHECK_INT(put(&d, final, "longer"), 0);
-	pdl_outdir_release(&d, final);
-	free(final);
+	drop(&d, final);
 	free(name);
 	pdl_outdir_close(&d);
 
@@ -699,21 +673,15 @@ static void test_taken_names(void)
 	write_file("taken/before", "theirs");
 	open_dir(&d, "taken");
 	/* there before the run: numbered */
-	n = reserve_as(&d, "before", false, PDL_RESERVE_OK, "before.1");
-	pdl_outdir_release(&d, n);
-	free(n);
+	drop(&d, reserve_as(&d, "before", false, PDL_RESERVE_OK, "before.1"));
 	/* put there by the run: after a freed name sends the search back to
 	 * 0, it is still seen */
 	n = reserve_as(&d, "mine", false, PDL_RESERVE_OK, "mine");
 	CHECK_INT(put(&d, n, "one"), 0);
 	pdl_outdir_release_written(&d, n);
 	free(n);
-	n = reserve_as(&d, "other", false, PDL_RESERVE_OK, "other");
-	pdl_outdir_release(&d, n);
-	free(n);
-	n = reserve_as(&d, "mine", false, PDL_RESERVE_OK, "mine.1");
-	pdl_outdir_release(&d, n);
-	free(n);
+	drop(&d, reserve_as(&d, "other", false, PDL_RESERVE_OK, "other"));
+	drop(&d, reserve_as(&d, "mine", false, PDL_RESERVE_OK, "mine.1"));
 	/* made by someone else after the start: the commit finds it, keeps
 	 * the body, and puts it under another name when told */
 	n = reserve_as(&d, "late", false, PDL_RESERVE_OK, "late");
@@ -740,8 +708,7 @@ static void test_taken_names(void)
 	write_file("taken/gone", "theirs");
 	CHECK_INT(pdl_outfile_commit(&f), -1);
 	pdl_outfile_abort(&f, false);
-	pdl_outdir_release(&d, n);
-	free(n);
+	drop(&d, n);
 	CHECK_FILE("taken/gone", "theirs");
 	CHECK_INT(count_entries("taken", &parts), 5);
 	CHECK_INT(parts, 0);
@@ -766,16 +733,12 @@ static void test_kept_names(void)
 	n = reserve_as(&d, "a", true, PDL_RESERVE_OK, "a.1");
 	pdl_outdir_keep(&d, n);
 	free(n);
-	n = reserve_as(&d, "a", true, PDL_RESERVE_OK, "a.2");
-	pdl_outdir_release(&d, n);
-	free(n);
+	drop(&d, reserve_as(&d, "a", true, PDL_RESERVE_OK, "a.2"));
 	/* a file of the run before: this URL's, kept, then the next number */
 	n = reserve_as(&d, "there", true, PDL_RESERVE_EXISTS, "there");
 	pdl_outdir_keep(&d, n);
 	free(n);
-	n = reserve_as(&d, "there", true, PDL_RESERVE_OK, "there.1");
-	pdl_outdir_release(&d, n);
-	free(n);
+	drop(&d, reserve_as(&d, "there", true, PDL_RESERVE_OK, "there.1"));
 	/* 30 000 names through several doublings of the table */
 	for (int i = 0; i < 30000; i++) {
 		snprintf(want, sizeof(want), "f%d", i);
@@ -793,14 +756,10 @@ static void test_kept_names(void)
 		pdl_outdir_release(&d, n);
 		free(n);
 	}
-	n = reserve_as(&d, "f30000", true, PDL_RESERVE_OK, "f30000");
-	pdl_outdir_release(&d, n);
-	free(n);
+	drop(&d, reserve_as(&d, "f30000", true, PDL_RESERVE_OK, "f30000"));
 	/* --compare's scratch pass is forgotten */
 	pdl_outdir_forget(&d);
-	n = reserve_as(&d, "a", true, PDL_RESERVE_OK, "a");
-	pdl_outdir_release(&d, n);
-	free(n);
+	drop(&d, reserve_as(&d, "a", true, PDL_RESERVE_OK, "a"));
 	pdl_outdir_close(&d);
 }
 
