@@ -208,12 +208,14 @@ static int sink_open(struct pdl_sink *s, struct pdl_outdir *out,
 	return n ? pdl_outfile_write(&s->file, s->mem, n) : 0;
 }
 
-static int sink_write(struct pdl_sink *s, struct pdl_outdir *out,
-		      const char *relname, const char *data, size_t len)
+static int sink_write(struct pdl_sink *s, size_t mem_max,
+		      struct pdl_outdir *out, const char *relname,
+		      const char *data, size_t len)
 {
 	if (!s->file_open) {
-		if (s->mem_len + len <= PDL_SINK_MEM &&
-		    (s->mem || (s->mem = malloc(PDL_SINK_MEM)))) {
+		if (!s->mem && (s->mem = malloc(mem_max)))
+			s->mem_cap = mem_max;
+		if (s->mem && s->mem_len + len <= s->mem_cap) {
 			memcpy(s->mem + s->mem_len, data, len);
 			s->mem_len += len;
 			return 0;
@@ -262,7 +264,8 @@ static bool begin_body(struct pdl_xfer *x)
 	if (!s->file_open &&
 	    curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
 			      &size) == CURLE_OK &&
-	    size > PDL_SINK_MEM && sink_open(s, x->env->out, x->job->relname)) {
+	    size > (curl_off_t)x->mem_max &&
+	    sink_open(s, x->env->out, x->job->relname)) {
 		x->write_errno = errno;
 		return false;
 	}
@@ -295,7 +298,8 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		x->too_big = true;
 		return 0;
 	}
-	if (sink_write(&x->sink, env->out, x->job->relname, data, len)) {
+	if (sink_write(&x->sink, x->mem_max, env->out, x->job->relname, data,
+		       len)) {
 		x->write_errno = errno;
 		return 0;
 	}
@@ -554,11 +558,13 @@ static void settle_ok(struct pdl_done *d)
 	res->path = strdup(d->job->relname);
 }
 
-int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due)
+int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
+		  size_t mem_max)
 {
 	memset(x, 0, sizeof(*x));
 	x->env = env;
 	x->due = due;
+	x->mem_max = mem_max;
 	x->h = handle_create(env);
 	if (!x->h)
 		return -1;

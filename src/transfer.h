@@ -51,11 +51,18 @@ enum pdl_xfer_state {
 struct pdl_sink {
 	struct pdl_outfile file;
 	bool file_open;
-	unsigned char *mem; /* PDL_SINK_MEM bytes, allocated at first use */
+	unsigned char *mem; /* allocated at first use */
+	size_t mem_cap;	    /* its size: the transfer's mem_max */
 	size_t mem_len;	    /* body bytes in mem: none once file_open */
 };
 
-#define PDL_SINK_MEM (16 * 1024)
+/* How large a body may wait in memory. A loop with several transfers has
+ * others to serve while one's file is written, and a copy through memory
+ * only costs it CPU: small bodies only, whose file is the larger part of
+ * their cost. A loop with one transfer would sit idle while the server
+ * answers the next request, so larger bodies are worth the copy there. */
+#define PDL_SINK_MEM	   (16 * 1024)
+#define PDL_SINK_MEM_ALONE (512 * 1024)
 
 struct pdl_xfer {
 	CURL *h;
@@ -80,12 +87,15 @@ struct pdl_xfer {
 	bool bad_range;
 	bool stalled;
 	double last_rx; /* when this attempt last received body bytes */
+	size_t mem_max; /* largest body held in memory (struct pdl_sink) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* Sets up x with a handle carrying everything that does not change from
- * one URL to the next. due is the loop's timer (see above). */
-int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due);
+ * one URL to the next. due is the loop's timer (see above); bodies of up
+ * to mem_max bytes wait in memory, the same for every slot of a loop. */
+int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
+		  size_t mem_max);
 void pdl_xfer_cleanup(struct pdl_xfer *x);
 
 /* Takes on job and readies its first attempt. Returns false when it ended

@@ -74,6 +74,11 @@ HOSTILE = (
      pattern(10000), None),
     ("chunked_spills_from_memory", "/chunked/40000/7000", [], True,
      pattern(40000), None),
+    # one transfer per loop: up to 512 KiB in memory
+    ("alone_chunked_in_memory", "/chunked/300000/65536", ["-j", "1"], True,
+     pattern(300000), None),
+    ("alone_chunked_spills_from_memory", "/chunked/900000/65536",
+     ["-j", "1"], True, pattern(900000), None),
     ("no_content_204", "/empty", [], True, b"", None),
     ("gzip_encoding_not_decoded", "/gzipped", [], True,
      adversary.gzipped_body(), None),

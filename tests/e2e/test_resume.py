@@ -82,9 +82,9 @@ class Resume(adversary.Adversarial):
         self.assertGreaterEqual(g2, 0.45)
         self.assert_files({"bystander": pattern(4321)})
 
-    def resumes_with_range(self, n, cut):
+    def resumes_with_range(self, n, cut, *opts):
         """A body cut after cut bytes is fetched again from where it was."""
-        res, r = self.one("/reset/%d?after=%d" % (n, cut), rc=0)
+        res, r = self.one("/reset/%d?after=%d" % (n, cut), *opts, rc=0)
         self.assertEqual(r["attempts"], 2, res)
         self.assertEqual(r["status"], 206)
         log = self.requests("/reset/")
@@ -114,6 +114,10 @@ class Resume(adversary.Adversarial):
     def test_small_body_cut_resumes_with_range(self):
         # a body this small is held in memory: it resumes from there
         self.resumes_with_range(12000, 5000)
+
+    def test_alone_body_cut_resumes_with_range(self):
+        # one transfer per loop: bodies up to 512 KiB are held in memory
+        self.resumes_with_range(300000, 100000, "-j", "1")
 
     def test_server_ignoring_range_restarts_from_zero(self):
         self.restarts_when_range_ignored(500000, 200000)
