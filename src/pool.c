@@ -32,6 +32,7 @@ struct pdl_loop {
 	size_t n_idle;
 	struct pdl_done *done; /* over, to settle after the next requests */
 	size_t n_done;
+	size_t mem_held;    /* bodies in memory (transfer.h, PDL_SINK_BUDGET) */
 	double due;	    /* the earliest timer of a slot */
 	atomic_bool hungry; /* polling with a free slot: wake on a push */
 	pthread_t thread;
@@ -302,9 +303,6 @@ static void loop_free(struct pdl_loop *l)
 {
 	for (size_t i = 0; i < l->n_slots; i++)
 		pdl_xfer_cleanup(&l->slots[i]);
-	if (l->done)
-		for (size_t i = 0; i < l->n_slots; i++)
-			pdl_done_cleanup(&l->done[i]);
 	if (l->multi)
 		curl_multi_cleanup(l->multi);
 	free(l->slots);
@@ -326,7 +324,8 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 		size_t i = l->n_slots;
 		if (pdl_xfer_init(&l->slots[i], p->env, &l->due,
 				  n_slots == 1 ? PDL_SINK_MEM_ALONE
-					       : PDL_SINK_MEM))
+					       : PDL_SINK_MEM,
+				  &l->mem_held))
 			return -1;
 		l->idle[n_slots - 1 - i] = i; /* slot 0 is taken first */
 	}

@@ -195,6 +195,27 @@ static int64_t sink_offset(const struct pdl_sink *s)
 			    : (int64_t)s->mem_len;
 }
 
+/* Memory for a body of want bytes, within the loop's budget. */
+static bool sink_alloc(struct pdl_sink *s, size_t want)
+{
+	if (*s->held + want > PDL_SINK_BUDGET || !(s->mem = malloc(want)))
+		return false;
+	*s->held += want;
+	s->mem_cap = want;
+	return true;
+}
+
+static void sink_free(struct pdl_sink *s)
+{
+	if (!s->mem)
+		return;
+	free(s->mem);
+	*s->held -= s->mem_cap;
+	s->mem = NULL;
+	s->mem_cap = 0;
+	s->mem_len = 0;
+}
+
 /* Opens the file for relname and moves into it what memory holds. 0, or
  * -1 with errno set. */
 static int sink_open(struct pdl_sink *s, struct pdl_outdir *out,
@@ -203,18 +224,19 @@ static int sink_open(struct pdl_sink *s, struct pdl_outdir *out,
 	if (pdl_outfile_open(&s->file, out, relname, false))
 		return -1;
 	s->file_open = true;
-	size_t n = s->mem_len;
-	s->mem_len = 0;
-	return n ? pdl_outfile_write(&s->file, s->mem, n) : 0;
+	int rc =
+	    s->mem_len ? pdl_outfile_write(&s->file, s->mem, s->mem_len) : 0;
+	sink_free(s);
+	return rc;
 }
 
-static int sink_write(struct pdl_sink *s, size_t mem_max,
-		      struct pdl_outdir *out, const char *relname,
-		      const char *data, size_t len)
+/* want: the memory to take for the body if it has none yet. */
+static int sink_write(struct pdl_sink *s, size_t want, struct pdl_outdir *out,
+		      const char *relname, const char *data, size_t len)
 {
 	if (!s->file_open) {
-		if (!s->mem && (s->mem = malloc(mem_max)))
-			s->mem_cap = mem_max;
+		if (!s->mem && want >= len)
+			sink_alloc(s, want);
 		if (s->mem && s->mem_len + len <= s->mem_cap) {
 			memcpy(s->mem + s->mem_len, data, len);
 			s->mem_len += len;
@@ -233,13 +255,14 @@ static int sink_restart(struct pdl_sink *s)
 	return s->file_open ? pdl_outfile_truncate(&s->file) : 0;
 }
 
-/* Closes and removes the temporary file (kept with keep). */
+/* Closes and removes the temporary file (kept with keep), frees the
+ * memory. */
 static void sink_drop(struct pdl_sink *s, bool keep)
 {
 	if (s->file_open)
 		pdl_outfile_abort(&s->file, keep);
 	s->file_open = false;
-	s->mem_len = 0;
+	sink_free(s);
 }
 
 /* The first body bytes of an attempt: decide whether they continue what
@@ -261,10 +284,12 @@ static bool begin_body(struct pdl_xfer *x)
 		return false;
 	}
 	curl_off_t size = -1;
-	if (!s->file_open &&
-	    curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-			      &size) == CURLE_OK &&
-	    size > (curl_off_t)x->mem_max &&
+	curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+	/* Memory of the size announced (most small bodies take one page),
+	 * else as much as a body may take here. */
+	x->mem_want = size >= 0 && size <= (curl_off_t)x->mem_max ? (size_t)size
+								  : x->mem_max;
+	if (!s->file_open && size > (curl_off_t)x->mem_max &&
 	    sink_open(s, x->env->out, x->job->relname)) {
 		x->write_errno = errno;
 		return false;
@@ -298,7 +323,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		x->too_big = true;
 		return 0;
 	}
-	if (sink_write(&x->sink, x->mem_max, env->out, x->job->relname, data,
+	if (sink_write(&x->sink, x->mem_want, env->out, x->job->relname, data,
 		       len)) {
 		x->write_errno = errno;
 		return 0;
@@ -559,12 +584,13 @@ static void settle_ok(struct pdl_done *d)
 }
 
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
-		  size_t mem_max)
+		  size_t mem_max, size_t *mem_held)
 {
 	memset(x, 0, sizeof(*x));
 	x->env = env;
 	x->due = due;
 	x->mem_max = mem_max;
+	x->sink.held = mem_held;
 	x->h = handle_create(env);
 	if (!x->h)
 		return -1;
@@ -582,8 +608,7 @@ void pdl_xfer_cleanup(struct pdl_xfer *x)
 	if (x->h)
 		curl_easy_cleanup(x->h);
 	x->h = NULL;
-	free(x->sink.mem);
-	x->sink.mem = NULL;
+	sink_drop(&x->sink, false);
 }
 
 void pdl_xfer_rearm(struct pdl_xfer *x, double now)
@@ -698,10 +723,8 @@ void pdl_xfer_end(struct pdl_xfer *x, struct pdl_done *d)
 	d->job = job;
 	d->res = x->res;
 	d->disposition = x->disposition;
-	/* d's settled sink, with its memory, becomes x's. */
-	struct pdl_sink s = d->sink;
 	d->sink = x->sink;
-	x->sink = s;
+	x->sink = (struct pdl_sink){.held = d->sink.held};
 	x->disposition = NULL;
 	memset(&x->res, 0, sizeof(x->res));
 	x->job = NULL;
@@ -720,14 +743,9 @@ struct pdl_job *pdl_done_settle(struct pdl_done *d, struct pdl_result *res)
 	}
 	free(d->disposition);
 	d->disposition = NULL;
+	sink_free(&d->sink);
 	*res = d->res;
 	memset(&d->res, 0, sizeof(d->res));
 	d->job = NULL;
 	return job;
-}
-
-void pdl_done_cleanup(struct pdl_done *d)
-{
-	free(d->sink.mem);
-	d->sink.mem = NULL;
 }

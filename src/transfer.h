@@ -52,8 +52,9 @@ struct pdl_sink {
 	struct pdl_outfile file;
 	bool file_open;
 	unsigned char *mem; /* allocated at first use */
-	size_t mem_cap;	    /* its size: the transfer's mem_max */
+	size_t mem_cap;	    /* its size */
 	size_t mem_len;	    /* body bytes in mem: none once file_open */
+	size_t *held;	    /* the loop's bytes in memory, all sinks */
 };
 
 /* How large a body may wait in memory. A loop with several transfers has
@@ -63,6 +64,10 @@ struct pdl_sink {
  * answers the next request, so larger bodies are worth the copy there. */
 #define PDL_SINK_MEM	   (16 * 1024)
 #define PDL_SINK_MEM_ALONE (512 * 1024)
+/* A loop's bodies in memory together, whatever its number of transfers:
+ * past it, bodies go to their files at once (at -j 1024 a few hundred
+ * small bodies can finish in one turn of the loop). */
+#define PDL_SINK_BUDGET (1024 * 1024)
 
 struct pdl_xfer {
 	CURL *h;
@@ -86,16 +91,17 @@ struct pdl_xfer {
 	bool too_big;
 	bool bad_range;
 	bool stalled;
-	double last_rx; /* when this attempt last received body bytes */
-	size_t mem_max; /* largest body held in memory (struct pdl_sink) */
+	double last_rx;	 /* when this attempt last received body bytes */
+	size_t mem_max;	 /* largest body held in memory (struct pdl_sink) */
+	size_t mem_want; /* memory for this body: its length when known */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* Sets up x with a handle carrying everything that does not change from
  * one URL to the next. due is the loop's timer (see above); bodies of up
- * to mem_max bytes wait in memory, the same for every slot of a loop. */
+ * to mem_max bytes wait in memory, counted in mem_held, the loop's. */
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
-		  size_t mem_max);
+		  size_t mem_max, size_t *mem_held);
 void pdl_xfer_cleanup(struct pdl_xfer *x);
 
 /* Takes on job and readies its first attempt. Returns false when it ended
@@ -139,8 +145,5 @@ void pdl_xfer_end(struct pdl_xfer *x, struct pdl_done *d);
 /* Writes and commits d's file, or drops it; moves the result to res and
  * hands the job back. d can take the next download then. */
 struct pdl_job *pdl_done_settle(struct pdl_done *d, struct pdl_result *res);
-
-/* Frees what a settled d keeps for reuse. */
-void pdl_done_cleanup(struct pdl_done *d);
 
 #endif
