@@ -97,6 +97,15 @@ static void settle(struct pdl_loop *l)
 			pdl_outdir_release(env->out, job->relname);
 		pdl_report_file(l->pool->report, job, &res);
 		pdl_result_finish(&res);
+		/* A download holds its host's slot until its file is in
+		 * place. Freed at the end of the transfer, the slot could go
+		 * to the host's next download, on a new connection from the
+		 * other loop, before the server was done with this one (the
+		 * test server saw three at once under --max-per-host 2). */
+		if (l->pool->hosts) {
+			pdl_hostlimit_release(l->pool->hosts, job->host);
+			pdl_queue_wake(l->pool->queue);
+		}
 		pdl_job_destroy(job);
 	}
 	l->n_done = 0;
@@ -114,10 +123,6 @@ static void complete(struct pdl_loop *l, struct pdl_xfer *x)
 	pdl_xfer_end(x, d);
 	if (pg)
 		atomic_fetch_sub(&pg->active, 1);
-	if (l->pool->hosts) {
-		pdl_hostlimit_release(l->pool->hosts, d->job->host);
-		pdl_queue_wake(l->pool->queue);
-	}
 	l->idle[l->n_idle++] = (size_t)(x - l->slots);
 }
 
