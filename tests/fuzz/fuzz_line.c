@@ -9,16 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "urllist.h"
-
-#define REQUIRE(c)                                                          \
-	do {                                                                \
-		if (!(c)) {                                                 \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", \
-				#c, __LINE__);                              \
-			abort();                                            \
-		}                                                           \
-	} while (0)
 
 static bool blank(char c)
 {

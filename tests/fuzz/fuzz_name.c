@@ -10,17 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "naming.h"
 #include "outdir.h"
-
-#define REQUIRE(c)                                                          \
-	do {                                                                \
-		if (!(c)) {                                                 \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", \
-				#c, __LINE__);                              \
-			abort();                                            \
-		}                                                           \
-	} while (0)
 
 /* Valid UTF-8 over len bytes. */
 static bool utf8_ok(const unsigned char *s, size_t len)
