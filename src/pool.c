@@ -23,6 +23,24 @@
 /* Longest poll: a stop or new job wakes a loop at once anyway. */
 #define MAX_WAIT_S 1.0
 
+/* Downloads a one-transfer loop has finished, waiting for its settler. */
+#define SETTLE_DEPTH 4
+
+/* A loop with one transfer has nothing else to do while a file is
+ * written: when the loops leave a CPU free, its settler thread writes,
+ * puts in place and reports the downloads the loop has over, in order,
+ * while the loop receives the next body. (With every CPU running a loop,
+ * the settlers only add switches: bench/NOTES.md.) */
+struct pdl_settler {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a record in, a record out, or closing */
+	struct pdl_done ring[SETTLE_DEPTH];
+	size_t head, len;
+	bool closing;
+	bool running;
+	pthread_t thread;
+};
+
 struct pdl_loop {
 	struct pdl_pool *pool;
 	CURLM *multi;
@@ -32,13 +50,15 @@ struct pdl_loop {
 	size_t n_idle;
 	struct pdl_done *done; /* over, to settle after the next requests */
 	size_t n_done;
-	size_t mem_held;    /* bodies in memory (transfer.h, PDL_SINK_BUDGET) */
-	double due;	    /* the earliest timer of a slot */
+	atomic_size_t mem_held;	     /* bodies in memory (transfer.h) */
+	struct pdl_settler *settler; /* one-transfer loops only */
+	double due;		     /* the earliest timer of a slot */
 	atomic_bool hungry; /* polling with a free slot: wake on a push */
 	pthread_t thread;
 };
 
-size_t pdl_pool_loops_for(size_t jobs)
+/* The CPUs this process may run on. */
+static size_t cpus_usable(void)
 {
 	size_t cpus = 0;
 	cpu_set_t set;
@@ -49,6 +69,13 @@ size_t pdl_pool_loops_for(size_t jobs)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cpus = n > 0 ? (size_t)n : 1;
 	}
+	return cpus;
+}
+
+size_t pdl_pool_loops_for(size_t jobs)
+{
+	size_t cpus = cpus_usable();
+
 	return jobs < cpus ? (jobs ? jobs : 1) : cpus;
 }
 
@@ -70,45 +97,123 @@ static void notify(void *ctx, bool all)
 	}
 }
 
-/* The downloads that are over: their files settled, their names freed,
- * each counted and reported. */
+/* A download that is over: its file settled, its name freed, counted
+ * and reported. */
+static void settle_one(struct pdl_pool *p, struct pdl_done *d)
+{
+	const struct pdl_env *env = p->env;
+	struct pdl_progress *pg = env->progress;
+	struct pdl_result res;
+	struct pdl_job *job = pdl_done_settle(d, &res);
+
+	if (pg) {
+		atomic_fetch_add(&pg->done, 1);
+		if (res.outcome != PDL_OK)
+			atomic_fetch_add(&pg->failed, 1);
+	}
+	/* With --continue every name stays reserved for the whole run, so a
+	 * later URL of the same name is numbered as in the run that made the
+	 * files. */
+	if (env->opt->resume)
+		pdl_outdir_keep(env->out, job->relname);
+	else if (res.outcome == PDL_OK)
+		pdl_outdir_release_written(env->out, job->relname);
+	else
+		pdl_outdir_release(env->out, job->relname);
+	pdl_report_file(p->report, job, &res);
+	pdl_result_finish(&res);
+	/* A download holds its host's slot until its file is in place.
+	 * Freed at the end of the transfer, the slot could go to the host's
+	 * next download, on a new connection from the other loop, before the
+	 * server was done with this one. */
+	if (p->hosts) {
+		pdl_hostlimit_release(p->hosts, job->host);
+		pdl_queue_wake(p->queue);
+	}
+	pdl_job_destroy(job);
+}
+
+/* The downloads the loop has over. */
 static void settle(struct pdl_loop *l)
 {
-	const struct pdl_env *env = l->pool->env;
-	struct pdl_progress *pg = env->progress;
-
-	for (size_t i = 0; i < l->n_done; i++) {
-		struct pdl_result res;
-		struct pdl_job *job = pdl_done_settle(&l->done[i], &res);
-
-		if (pg) {
-			atomic_fetch_add(&pg->done, 1);
-			if (res.outcome != PDL_OK)
-				atomic_fetch_add(&pg->failed, 1);
-		}
-		/* With --continue every name stays reserved for the whole run,
-		 * so a later URL of the same name is numbered as in the run
-		 * that made the files. */
-		if (env->opt->resume)
-			pdl_outdir_keep(env->out, job->relname);
-		else if (res.outcome == PDL_OK)
-			pdl_outdir_release_written(env->out, job->relname);
-		else
-			pdl_outdir_release(env->out, job->relname);
-		pdl_report_file(l->pool->report, job, &res);
-		pdl_result_finish(&res);
-		/* A download holds its host's slot until its file is in
-		 * place. Freed at the end of the transfer, the slot could go
-		 * to the host's next download, on a new connection from the
-		 * other loop, before the server was done with this one (the
-		 * test server saw three at once under --max-per-host 2). */
-		if (l->pool->hosts) {
-			pdl_hostlimit_release(l->pool->hosts, job->host);
-			pdl_queue_wake(l->pool->queue);
-		}
-		pdl_job_destroy(job);
-	}
+	for (size_t i = 0; i < l->n_done; i++)
+		settle_one(l->pool, &l->done[i]);
 	l->n_done = 0;
+}
+
+static void *settler_main(void *arg)
+{
+	struct pdl_loop *l = arg;
+	struct pdl_settler *s = l->settler;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->len == 0 && !s->closing)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->len == 0)
+			break;
+		struct pdl_done d = s->ring[s->head];
+		s->head = (s->head + 1) % SETTLE_DEPTH;
+		s->len--;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		settle_one(l->pool, &d);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Hands the settler a download x has over, once it has room for one. */
+static void settler_put(struct pdl_settler *s, struct pdl_xfer *x)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->len == SETTLE_DEPTH)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pdl_xfer_end(x, &s->ring[(s->head + s->len) % SETTLE_DEPTH]);
+	s->len++;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits until every download handed over is settled. */
+static void settler_close(struct pdl_loop *l)
+{
+	struct pdl_settler *s = l->settler;
+
+	if (!s)
+		return;
+	if (s->running) {
+		pthread_mutex_lock(&s->lock);
+		s->closing = true;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+		s->running = false;
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	l->settler = NULL;
+}
+
+/* Starts l's settler; without one, l settles its own downloads. */
+static void settler_open(struct pdl_loop *l)
+{
+	struct pdl_settler *s = calloc(1, sizeof(*s));
+	pthread_attr_t attr;
+
+	if (!s)
+		return;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	l->settler = s;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LOOP_STACK);
+	s->running = pthread_create(&s->thread, &attr, settler_main, l) == 0;
+	pthread_attr_destroy(&attr);
+	if (!s->running)
+		settler_close(l);
 }
 
 /* A download is over: its slot is free for the next, its file settled
@@ -117,10 +222,13 @@ static void complete(struct pdl_loop *l, struct pdl_xfer *x)
 {
 	struct pdl_progress *pg = l->pool->env->progress;
 
-	if (l->n_done == l->n_slots)
-		settle(l);
-	struct pdl_done *d = &l->done[l->n_done++];
-	pdl_xfer_end(x, d);
+	if (l->settler) {
+		settler_put(l->settler, x);
+	} else {
+		if (l->n_done == l->n_slots)
+			settle(l);
+		pdl_xfer_end(x, &l->done[l->n_done++]);
+	}
 	if (pg)
 		atomic_fetch_sub(&pg->active, 1);
 	l->idle[l->n_idle++] = (size_t)(x - l->slots);
@@ -298,9 +406,16 @@ static void loop_run(struct pdl_loop *l)
 	}
 }
 
+/* A transfer thread. (--sequential runs its one loop on the main thread,
+ * files and all: the baseline.) */
 static void *loop_main(void *arg)
 {
-	loop_run(arg);
+	struct pdl_loop *l = arg;
+
+	if (l->n_slots == 1 && l->pool->settlers)
+		settler_open(l);
+	loop_run(l);
+	settler_close(l);
 	return NULL;
 }
 
@@ -319,6 +434,7 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 {
 	l->pool = p;
 	atomic_init(&l->hungry, false);
+	atomic_init(&l->mem_held, 0);
 	l->multi = curl_multi_init();
 	l->slots = calloc(n_slots, sizeof(*l->slots));
 	l->idle = calloc(n_slots, sizeof(*l->idle));
@@ -367,6 +483,7 @@ int pdl_pool_init(struct pdl_pool *p, size_t jobs, size_t n_loops,
 			return -1;
 		}
 	}
+	p->settlers = p->n_loops < cpus_usable();
 	pdl_queue_set_notify(q, notify, p);
 	return 0;
 }

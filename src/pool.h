@@ -5,6 +5,7 @@
 #define PDL_POOL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "queue.h"
@@ -17,6 +18,7 @@ struct pdl_pool {
 	struct pdl_loop *loops;
 	size_t n_loops;
 	size_t n_threads; /* loops started on threads of their own */
+	bool settlers;	  /* one-transfer loops get a settler (pool.c) */
 	struct pdl_queue *queue;
 	const struct pdl_env *env;
 	struct pdl_report *report;

@@ -198,9 +198,10 @@ static int64_t sink_offset(const struct pdl_sink *s)
 /* Memory for a body of want bytes, within the loop's budget. */
 static bool sink_alloc(struct pdl_sink *s, size_t want)
 {
-	if (*s->held + want > PDL_SINK_BUDGET || !(s->mem = malloc(want)))
+	if (atomic_load(s->held) + want > PDL_SINK_BUDGET ||
+	    !(s->mem = malloc(want)))
 		return false;
-	*s->held += want;
+	atomic_fetch_add(s->held, want);
 	s->mem_cap = want;
 	return true;
 }
@@ -210,7 +211,7 @@ static void sink_free(struct pdl_sink *s)
 	if (!s->mem)
 		return;
 	free(s->mem);
-	*s->held -= s->mem_cap;
+	atomic_fetch_sub(s->held, s->mem_cap);
 	s->mem = NULL;
 	s->mem_cap = 0;
 	s->mem_len = 0;
@@ -584,7 +585,7 @@ static void settle_ok(struct pdl_done *d)
 }
 
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
-		  size_t mem_max, size_t *mem_held)
+		  size_t mem_max, atomic_size_t *mem_held)
 {
 	memset(x, 0, sizeof(*x));
 	x->env = env;

@@ -54,7 +54,9 @@ struct pdl_sink {
 	unsigned char *mem; /* allocated at first use */
 	size_t mem_cap;	    /* its size */
 	size_t mem_len;	    /* body bytes in mem: none once file_open */
-	size_t *held;	    /* the loop's bytes in memory, all sinks */
+	/* The loop's bytes in memory, all sinks: added to by the loop,
+	 * taken from by whichever thread settles (pool.c). */
+	atomic_size_t *held;
 };
 
 /* How large a body may wait in memory. A loop with several transfers has
@@ -101,7 +103,7 @@ struct pdl_xfer {
  * one URL to the next. due is the loop's timer (see above); bodies of up
  * to mem_max bytes wait in memory, counted in mem_held, the loop's. */
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
-		  size_t mem_max, size_t *mem_held);
+		  size_t mem_max, atomic_size_t *mem_held);
 void pdl_xfer_cleanup(struct pdl_xfer *x);
 
 /* Takes on job and readies its first attempt. Returns false when it ended

@@ -77,6 +77,68 @@ class Concurrency(harness.E2E):
             self.assertLessEqual(a["t_end"], b["t_start"])
         self.assert_clean()
 
+    def test_j1_files_written_behind_arrive_whole_in_order(self):
+        """At -j 1 on two or more CPUs the transfer thread hands each
+        finished download to a thread of its own that writes, commits and
+        reports it while the next one is received (on one CPU it does that
+        itself): bodies held in memory, bodies written from the first
+        byte, a failure, a cut body resumed and a name taken twice all
+        arrive whole, reported once each, in input order, both ways."""
+        want_names, want_files, lines = [], {}, []
+        # the cut of /reset-once happens once per key: a key per pass
+        key = "{PASS}"
+        for rnd in range(3):
+            cases = [
+                ("/bytes/1000", "a%d" % rnd, pattern(1000)),
+                ("/bytes/300000", "b%d" % rnd, pattern(300000)),
+                ("/bytes/900000", "c%d" % rnd, pattern(900000)),
+                ("/status/404", "d%d" % rnd, None),
+                ("/reset-once/%s-%d/400000?after=100000" % (key, rnd),
+                 "e%d" % rnd, pattern(400000)),
+                ("/bytes/20000", "a%d" % rnd, pattern(20000)),
+            ]
+            for path, name, body in cases:
+                lines.append("%s %s" % (self.url(path), name))
+                if body is None:
+                    want_names.append(None)
+                    continue
+                final = name if name not in want_files else name + ".1"
+                want_files[final] = body
+                want_names.append(final)
+        cpus = os.sched_getaffinity(0)
+        for one_cpu in (False, True):
+            if one_cpu and len(cpus) == 1:
+                continue
+            with self.subTest(one_cpu=one_cpu):
+                harness.shutil.rmtree(self.box.out, ignore_errors=True)
+                self.server.reset_stats()
+                lst = self.box.write_list(
+                    [l.replace(key, "one" if one_cpu else "all")
+                     for l in lines])
+                if one_cpu:
+                    os.sched_setaffinity(0, {min(cpus)})  # pdl inherits it
+                try:
+                    r = self.pdl("--json", "-j", "1", "-o", self.box.out,
+                                 lst)
+                finally:
+                    os.sched_setaffinity(0, cpus)
+                self.assertEqual(r.rc, 1, r)
+                got = [os.path.basename(f["path"]) if f["path"] else None
+                       for f in r.files()]
+                self.assertEqual(got, want_names)
+                s = r.summary()
+                self.assertEqual((s["urls"], s["ok"], s["failed"]),
+                                 (18, 15, 3))
+                files = self.box.out_files()
+                self.assertEqual(sorted(files), sorted(want_files))
+                for name, body in want_files.items():
+                    self.assertTrue(files[name] == body,
+                                    name + " not byte-exact")
+                self.assertEqual(self.max_concurrent(), 1)
+                e = [f for f in r.files() if "/reset-once/" in f["url"]]
+                self.assertEqual([f["attempts"] for f in e], [2, 2, 2])
+                self.assert_clean()
+
     def test_sequential_text_summary_says_one_job(self):
         lst = self.box.write_list([self.url("/bytes/10")])
         r = self.pdl("-s", "-o", self.box.out, lst)

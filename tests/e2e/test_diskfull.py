@@ -73,6 +73,25 @@ class DiskFull(adversary.Adversarial):
                                          "No space left on device"), fail)
         self.assert_files({"ok": pattern(50000)})
 
+    def test_bodies_in_memory_that_do_not_fit_j1(self):
+        """At -j 1 bodies of up to 512 KiB wait in memory and a thread of
+        their own writes them while the next one is received: the one
+        that finds the disk full fails, its part is removed (or the file
+        after it would find no room), and the files before and after it
+        arrive whole."""
+        self.mount("size=256k,mode=0755")
+        lines = ["%s a" % self.url("/bytes/1000"),
+                 "%s b" % self.url("/bytes/400000"),
+                 "%s c" % self.url("/bytes/3000"),
+                 "%s d" % self.url("/bytes/5000")]
+        res, _ = self.json_run(lines, "-j", "1", "--retries", "0", rc=1,
+                               timeout=60 * adversary.slow_factor())
+        got = [(os.path.basename(o["path"]) if o["ok"] else o["error"])
+               for o in res.files()]
+        self.assertEqual(got, ["a", "cannot write b: " + NOSPACE, "c", "d"])
+        self.assert_files({"a": pattern(1000), "c": pattern(3000),
+                           "d": pattern(5000)})
+
     def test_no_inodes_left(self):
         self.mount("size=4m,nr_inodes=6,mode=0755")
         lines = ["%s f%d" % (self.url("/bytes/%d" % (100 + i)), i)
@@ -103,19 +122,26 @@ class DiskFull(adversary.Adversarial):
                  "%s small" % self.url("/bytes/30000"),
                  "%s exact" % self.url("/bytes/65536")]
         path = adversary.write_raw_list(self.box, lines)
-        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, hard))
-        try:
-            res = self.pdl("--json", "-o", self.box.out, "--retries", "0",
-                           path)
-        finally:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        self.assertEqual(res.rc, 1, res)
-        self.assert_reports(res, 3)
-        big = [o for o in res.files() if o["url"].endswith("/300000")][0]
-        self.assertEqual(big["error"], "cannot write big: File too large")
-        self.assert_files({"small": pattern(30000),
-                           "exact": pattern(65536)})
+        # -j 8: written by the transfer threads; -j 1: the bodies wait in
+        # memory and a thread of their own writes them
+        for jobs in ("8", "1"):
+            with self.subTest(jobs=jobs):
+                harness.shutil.rmtree(self.box.out, ignore_errors=True)
+                soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (65536, hard))
+                try:
+                    res = self.pdl("--json", "-o", self.box.out, "-j", jobs,
+                                   "--retries", "0", path)
+                finally:
+                    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+                self.assertEqual(res.rc, 1, res)
+                self.assert_reports(res, 3)
+                big = [o for o in res.files()
+                       if o["url"].endswith("/300000")][0]
+                self.assertEqual(big["error"],
+                                 "cannot write big: File too large")
+                self.assert_files({"small": pattern(30000),
+                                   "exact": pattern(65536)})
 
 
 if __name__ == "__main__":

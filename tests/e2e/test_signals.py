@@ -128,6 +128,26 @@ class Signals(adversary.Adversarial):
         self.check_stopped_text(res)
         self.assert_files({"done": pattern(1000)})
 
+    def test_sigint_mid_run_j1(self):
+        """-j 1: a thread beside the transfer thread writes the files. A
+        stop reports the download running, keeps the finished file whole
+        and leaves no temporary file; the two not started are counted."""
+        proc = self.start(self.slow_list(), "-j", "1")
+        self.wait_started(proc)
+        proc.send_signal(signal.SIGINT)
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 130, res)
+        lines = res.stdout.splitlines()
+        self.assertEqual(len(lines), 3, res)
+        self.assertTrue(lines[0].startswith("ok "), res)
+        self.assertTrue(lines[0].endswith(os.path.join(self.box.out, "done")))
+        self.assertTrue(lines[1].startswith("STOP "), res)
+        self.assertTrue(lines[1].endswith("/drip/2000000?interval_ms=400: "
+                                          "interrupted"), res)
+        self.assertRegex(lines[2], r"^2 URLs: 1 ok, 1 failed, 1 interrupted"
+                         r", 2 not started;")
+        self.assert_files({"done": pattern(1000)})
+
     def test_sigterm_mid_run_json(self):
         res = self.interrupted(signal.SIGTERM, 143, json=True)
         self.assert_reports(res, 4)
