@@ -8,6 +8,7 @@
  * transfer is ready (bench/NOTES.md). */
 #include "pool.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +26,46 @@
 
 /* Downloads a one-transfer loop has finished, waiting for its settler. */
 #define SETTLE_DEPTH 4
+/* Write-behind: buffers of a body on its way to the file. */
+#define WB_BUFS	 4
+#define WB_CHUNK (256 * 1024)
+
+/* A body written behind (transfer.h): the loop fills buffer cur, the
+ * settler writes the queued ones in order. Under the settler's lock but
+ * for the loop's own fields. */
+struct pdl_wb {
+	struct pdl_settler *s;
+	unsigned char *buf[WB_BUFS];
+	struct {
+		int fd;
+		int idx;
+		size_t len;
+	} q[WB_BUFS];
+	size_t qhead, qlen;
+	unsigned queued; /* bit i: buf[i] is in q */
+	bool writing;	 /* the settler is writing one taken from q */
+	int err;	 /* first write error since the last flush */
+	/* the loop's */
+	int cur; /* buffer being filled, -1: none */
+	size_t cur_len;
+	int cur_fd;
+};
 
 /* A loop with one transfer has nothing else to do while a file is
  * written: when the loops leave a CPU free, its settler thread writes,
  * puts in place and reports the downloads the loop has over, in order,
- * while the loop receives the next body. (With every CPU running a loop,
- * the settlers only add switches: bench/NOTES.md.) */
+ * while the loop receives the next body, and writes a body too large for
+ * memory into its file behind the loop (struct pdl_wb). (With every CPU
+ * running a loop, the settlers only add switches: bench/NOTES.md.) */
 struct pdl_settler {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a record in, a record out, or closing */
+	pthread_cond_t cond; /* a record or buffer in or out, or closing */
 	struct pdl_done ring[SETTLE_DEPTH];
 	size_t head, len;
 	bool closing;
 	bool running;
 	pthread_t thread;
+	struct pdl_wb wb;
 };
 
 struct pdl_loop {
@@ -141,6 +168,133 @@ static void settle(struct pdl_loop *l)
 	l->n_done = 0;
 }
 
+/* The whole of len bytes into fd: 0, or an errno. */
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The settler writes the oldest queued buffer. Lock held, dropped while
+ * writing. Once a write failed, the rest until the flush are dropped. */
+static void wb_write_one(struct pdl_wb *wb)
+{
+	struct pdl_settler *s = wb->s;
+	int fd = wb->q[wb->qhead].fd;
+	int idx = wb->q[wb->qhead].idx;
+	size_t len = wb->q[wb->qhead].len;
+	bool failed = wb->err != 0;
+
+	wb->qhead = (wb->qhead + 1) % WB_BUFS;
+	wb->qlen--;
+	wb->writing = true;
+	pthread_mutex_unlock(&s->lock);
+	int e = failed ? 0 : write_all(fd, wb->buf[idx], len);
+	pthread_mutex_lock(&s->lock);
+	wb->writing = false;
+	wb->queued &= ~(1u << idx);
+	if (e && !wb->err)
+		wb->err = e;
+	pthread_cond_broadcast(&s->cond);
+}
+
+/* Queues the buffer the loop has filled. */
+static void wb_submit(struct pdl_wb *wb)
+{
+	struct pdl_settler *s = wb->s;
+
+	if (wb->cur_len) {
+		pthread_mutex_lock(&s->lock);
+		size_t i = (wb->qhead + wb->qlen++) % WB_BUFS;
+		wb->q[i].fd = wb->cur_fd;
+		wb->q[i].idx = wb->cur;
+		wb->q[i].len = wb->cur_len;
+		wb->queued |= 1u << wb->cur;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	wb->cur = -1;
+	wb->cur_len = 0;
+}
+
+/* A free buffer for the loop to fill for fd, once one is written. */
+static int wb_take(struct pdl_wb *wb, int fd)
+{
+	struct pdl_settler *s = wb->s;
+	int idx = -1;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		if (wb->err) {
+			errno = wb->err;
+			pthread_mutex_unlock(&s->lock);
+			return -1;
+		}
+		for (int i = 0; i < WB_BUFS && idx < 0; i++)
+			if (!(wb->queued & (1u << i)))
+				idx = i;
+		if (idx >= 0)
+			break;
+		pthread_cond_wait(&s->cond, &s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!wb->buf[idx] && !(wb->buf[idx] = malloc(WB_CHUNK))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	wb->cur = idx;
+	wb->cur_len = 0;
+	wb->cur_fd = fd;
+	return 0;
+}
+
+int pdl_wb_write(struct pdl_wb *wb, int fd, const char *data, size_t len)
+{
+	if (wb->cur >= 0 && wb->cur_fd != fd)
+		wb_submit(wb);
+	while (len) {
+		if (wb->cur < 0 && wb_take(wb, fd))
+			return -1;
+		size_t n = WB_CHUNK - wb->cur_len;
+		if (n > len)
+			n = len;
+		memcpy(wb->buf[wb->cur] + wb->cur_len, data, n);
+		wb->cur_len += n;
+		data += n;
+		len -= n;
+		if (wb->cur_len == WB_CHUNK)
+			wb_submit(wb);
+	}
+	return 0;
+}
+
+int pdl_wb_flush(struct pdl_wb *wb)
+{
+	struct pdl_settler *s = wb->s;
+
+	if (wb->cur >= 0)
+		wb_submit(wb);
+	pthread_mutex_lock(&s->lock);
+	while (wb->qlen || wb->writing)
+		pthread_cond_wait(&s->cond, &s->lock);
+	int e = wb->err;
+	wb->err = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 static void *settler_main(void *arg)
 {
 	struct pdl_loop *l = arg;
@@ -148,14 +302,18 @@ static void *settler_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (s->len == 0 && !s->closing)
+		while (s->len == 0 && s->wb.qlen == 0 && !s->closing)
 			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->wb.qlen) {
+			wb_write_one(&s->wb);
+			continue;
+		}
 		if (s->len == 0)
 			break;
 		struct pdl_done d = s->ring[s->head];
 		s->head = (s->head + 1) % SETTLE_DEPTH;
 		s->len--;
-		pthread_cond_signal(&s->cond);
+		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		settle_one(l->pool, &d);
 		pthread_mutex_lock(&s->lock);
@@ -172,7 +330,7 @@ static void settler_put(struct pdl_settler *s, struct pdl_xfer *x)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pdl_xfer_end(x, &s->ring[(s->head + s->len) % SETTLE_DEPTH]);
 	s->len++;
-	pthread_cond_signal(&s->cond);
+	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -186,11 +344,15 @@ static void settler_close(struct pdl_loop *l)
 	if (s->running) {
 		pthread_mutex_lock(&s->lock);
 		s->closing = true;
-		pthread_cond_signal(&s->cond);
+		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
 		s->running = false;
 	}
+	for (size_t i = 0; i < l->n_slots; i++)
+		l->slots[i].sink.wb = NULL;
+	for (int i = 0; i < WB_BUFS; i++)
+		free(s->wb.buf[i]);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
@@ -207,13 +369,19 @@ static void settler_open(struct pdl_loop *l)
 		return;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	s->wb.s = s;
+	s->wb.cur = -1;
 	l->settler = s;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, LOOP_STACK);
 	s->running = pthread_create(&s->thread, &attr, settler_main, l) == 0;
 	pthread_attr_destroy(&attr);
-	if (!s->running)
+	if (!s->running) {
 		settler_close(l);
+		return;
+	}
+	for (size_t i = 0; i < l->n_slots; i++)
+		l->slots[i].sink.wb = &s->wb;
 }
 
 /* A download is over: its slot is free for the next, its file settled

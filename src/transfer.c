@@ -231,6 +231,14 @@ static int sink_open(struct pdl_sink *s, struct pdl_outdir *out,
 	return rc;
 }
 
+/* Waits for the bytes of the file still being written behind. Every
+ * attempt ends with it (pdl_xfer_attempt_done), so that outside of an
+ * attempt the file holds what file.written says. */
+static int sink_flush(struct pdl_sink *s)
+{
+	return s->file_open && s->wb ? pdl_wb_flush(s->wb) : 0;
+}
+
 /* want: the memory to take for the body if it has none yet. */
 static int sink_write(struct pdl_sink *s, size_t want, struct pdl_outdir *out,
 		      const char *relname, const char *data, size_t len)
@@ -246,7 +254,12 @@ static int sink_write(struct pdl_sink *s, size_t want, struct pdl_outdir *out,
 		if (sink_open(s, out, relname))
 			return -1;
 	}
-	return pdl_outfile_write(&s->file, data, len);
+	if (!s->wb)
+		return pdl_outfile_write(&s->file, data, len);
+	if (pdl_wb_write(s->wb, s->file.fd, data, len))
+		return -1;
+	s->file.written += (int64_t)len;
+	return 0;
 }
 
 /* Forgets the body received so far. */
@@ -669,6 +682,13 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	char err[sizeof(res->error)] = "";
 
 	x->state = PDL_XFER_IDLE;
+	/* Every byte on disk before the attempt is judged: a write behind
+	 * that failed fails the download as one in on_write would. */
+	if (sink_flush(&x->sink) && !x->write_errno) {
+		x->write_errno = errno;
+		if (rc == CURLE_OK)
+			rc = CURLE_WRITE_ERROR;
+	}
 	enum verdict v = judge(x, rc, err, sizeof(err));
 	if (x->bad_range)
 		sink_restart(&x->sink);
@@ -725,7 +745,10 @@ void pdl_xfer_end(struct pdl_xfer *x, struct pdl_done *d)
 	d->res = x->res;
 	d->disposition = x->disposition;
 	d->sink = x->sink;
-	x->sink = (struct pdl_sink){.held = d->sink.held};
+	/* settled by the thread that writes behind, or by the loop: d
+	 * writes its file itself */
+	d->sink.wb = NULL;
+	x->sink = (struct pdl_sink){.held = d->sink.held, .wb = x->sink.wb};
 	x->disposition = NULL;
 	memset(&x->res, 0, sizeof(x->res));
 	x->job = NULL;

@@ -45,6 +45,16 @@ enum pdl_xfer_state {
 	PDL_XFER_WAITING, /* backing off until retry_at, h not in the loop */
 };
 
+/* Write-behind (pool.c): a loop's settler thread writes the bytes of the
+ * body being received into its file, so that the loop can go on
+ * receiving. pdl_wb_write takes a copy of len bytes for fd; -1 with errno
+ * when a write of this file failed. pdl_wb_flush waits until every byte
+ * handed over is written; -1 with errno of the first write that failed
+ * since the last flush. Only the loop's thread calls them. */
+struct pdl_wb;
+int pdl_wb_write(struct pdl_wb *wb, int fd, const char *data, size_t len);
+int pdl_wb_flush(struct pdl_wb *wb);
+
 /* Where a body goes: memory while it is small, so that its file can be
  * written after the next request is on its way (struct pdl_done); a
  * file as soon as it is larger, or known to be. */
@@ -57,6 +67,10 @@ struct pdl_sink {
 	/* The loop's bytes in memory, all sinks: added to by the loop,
 	 * taken from by whichever thread settles (pool.c). */
 	atomic_size_t *held;
+	/* The file's bytes through write-behind, or NULL. file.written
+	 * counts what was handed over; what is on disk only after a
+	 * flush. */
+	struct pdl_wb *wb;
 };
 
 /* How large a body may wait in memory. A loop with several transfers has

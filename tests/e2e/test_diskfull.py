@@ -36,29 +36,53 @@ class DiskFull(adversary.Adversarial):
                           p.stderr.decode(errors="replace").strip())
         self.mounted = True
 
-    def tearDown(self):
+    def unmount(self):
         if self.mounted:
             subprocess.run(["umount", "-l", self.box.out], timeout=30)
             self.mounted = False
+
+    def tearDown(self):
+        self.unmount()
         super().tearDown()
 
     def test_body_that_does_not_fit(self):
+        # -j 4: the transfer thread writes; -j 1: a second thread writes
+        # the large body behind the one that receives it
+        for jobs in ("4", "1"):
+            with self.subTest(jobs=jobs):
+                self.mount("size=1m,mode=0755")
+                big = self.url("/bytes/3000000?delay=0.5")
+                lines = ["%s small-1" % self.url("/bytes/1000"),
+                         "%s small-2" % self.url("/bytes/20000"),
+                         "%s big" % big,
+                         "%s after" % self.url("/bytes/300000?delay=2")]
+                res, _ = self.json_run(lines, "-j", jobs, "--retries", "0",
+                                       rc=1,
+                                       timeout=60 * adversary.slow_factor())
+                r = self.by_url(res)[big]
+                self.assertFalse(r["ok"])
+                self.assertRegex(r["error"],
+                                 r"^cannot write big: " + NOSPACE + "$")
+                self.assertIsNone(r["path"])
+                # the temporary file went, so the file after it had room
+                self.assert_files({"small-1": pattern(1000),
+                                   "small-2": pattern(20000),
+                                   "after": pattern(300000)})
+                self.unmount()
+
+    def test_last_bytes_that_do_not_fit_j1(self):
+        """-j 1: the body is written behind the transfer; the disk fills
+        only with its last bytes, when the transfer may be over already.
+        The download still fails, and the next one is not blamed."""
         self.mount("size=1m,mode=0755")
-        big = self.url("/bytes/3000000?delay=0.5")
-        lines = ["%s small-1" % self.url("/bytes/1000"),
-                 "%s small-2" % self.url("/bytes/20000"),
-                 "%s big" % big,
-                 "%s after" % self.url("/bytes/300000?delay=2")]
-        res, _ = self.json_run(lines, "-j", "4", "--retries", "0", rc=1,
+        lines = ["%s a" % self.url("/bytes/1100000"),
+                 "%s b" % self.url("/bytes/1000")]
+        res, _ = self.json_run(lines, "-j", "1", "--retries", "0", rc=1,
                                timeout=60 * adversary.slow_factor())
-        r = self.by_url(res)[big]
-        self.assertFalse(r["ok"])
-        self.assertRegex(r["error"], r"^cannot write big: " + NOSPACE + "$")
-        self.assertIsNone(r["path"])
-        # the temporary file went, so the file after it had room
-        self.assert_files({"small-1": pattern(1000),
-                           "small-2": pattern(20000),
-                           "after": pattern(300000)})
+        got = [(os.path.basename(o["path"]) if o["ok"] else o["error"])
+               for o in res.files()]
+        self.assertEqual(got, ["cannot write a: " + NOSPACE, "b"])
+        self.assert_files({"b": pattern(1000)})
 
     def test_body_that_does_not_fit_text(self):
         self.mount("size=1m,mode=0755")
@@ -120,6 +144,7 @@ class DiskFull(adversary.Adversarial):
         which would kill the process)."""
         lines = ["%s big" % self.url("/bytes/300000"),
                  "%s small" % self.url("/bytes/30000"),
+                 "%s huge" % self.url("/bytes/2000000"),
                  "%s exact" % self.url("/bytes/65536")]
         path = adversary.write_raw_list(self.box, lines)
         # -j 8: written by the transfer threads; -j 1: the bodies wait in
@@ -135,11 +160,14 @@ class DiskFull(adversary.Adversarial):
                 finally:
                     resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
                 self.assertEqual(res.rc, 1, res)
-                self.assert_reports(res, 3)
-                big = [o for o in res.files()
-                       if o["url"].endswith("/300000")][0]
-                self.assertEqual(big["error"],
-                                 "cannot write big: File too large")
+                self.assert_reports(res, 4)
+                # at -j 1 big waits in memory for its file, huge is
+                # written behind its transfer
+                for size, name in (("300000", "big"), ("2000000", "huge")):
+                    o = [o for o in res.files()
+                         if o["url"].endswith("/" + size)][0]
+                    self.assertEqual(o["error"], "cannot write %s: File "
+                                     "too large" % name)
                 self.assert_files({"small": pattern(30000),
                                    "exact": pattern(65536)})
 

@@ -98,10 +98,10 @@ class Resume(adversary.Adversarial):
         self.assertLess(r["bytes"], n + cut)
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
 
-    def restarts_when_range_ignored(self, n, after):
+    def restarts_when_range_ignored(self, n, after, *opts):
         """A server that answers the Range request with the whole body."""
         res, r = self.one("/reset-once/%s/%d?after=%d&norange=1" %
-                          (self.key, n, after), rc=0)
+                          (self.key, n, after), *opts, rc=0)
         self.assertEqual(r["status"], 200)
         log = self.requests("/reset-once/")
         self.assertEqual(len(log), 2)
@@ -118,6 +118,15 @@ class Resume(adversary.Adversarial):
     def test_alone_body_cut_resumes_with_range(self):
         # one transfer per loop: bodies up to 512 KiB are held in memory
         self.resumes_with_range(300000, 100000, "-j", "1")
+
+    def test_alone_large_body_cut_resumes_with_range(self):
+        # one transfer per loop, a body over 512 KiB: a second thread
+        # writes it behind the loop; the Range is what reached the file
+        self.resumes_with_range(3000000, 1000000, "-j", "1")
+
+    def test_alone_large_body_server_ignoring_range_restarts(self):
+        # the file written behind is emptied and written again from 0
+        self.restarts_when_range_ignored(3000000, 1000000, "-j", "1")
 
     def test_server_ignoring_range_restarts_from_zero(self):
         self.restarts_when_range_ignored(500000, 200000)
