@@ -240,8 +240,8 @@ class Signals(adversary.Adversarial):
         self.assertEqual(res.rc, 130, res)
         self.assertLess(time.monotonic() - t0, 5 * SLOW)
         self.assert_reports(res, 2)
-        r = [o for o in res.files() if "503" in o["url"]][0]
-        self.assertEqual(r["error"], "interrupted")
+        r = [o for o in res.files() if "/status/503" in o["url"]][0]
+        self.assertEqual(r["error"], "interrupted", res)
         self.assertEqual(r["attempts"], 1)
         self.assert_files({"done": pattern(1000)})
 
