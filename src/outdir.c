@@ -950,12 +950,13 @@ fail:
 	return -1;
 }
 
-int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len)
+int pdl_write_all(int fd, const void *buf, size_t len, size_t *done)
 {
 	const char *p = buf;
 
+	*done = 0;
 	while (len) {
-		ssize_t n = write(f->fd, p, len);
+		ssize_t n = write(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -967,9 +968,18 @@ int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
-		f->written += n;
+		*done += (size_t)n;
 	}
 	return 0;
+}
+
+int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len)
+{
+	size_t done;
+	int rc = pdl_write_all(f->fd, buf, len, &done);
+
+	f->written += (int64_t)done;
+	return rc;
 }
 
 int pdl_outfile_truncate(struct pdl_outfile *f)

@@ -86,7 +86,11 @@ struct pdl_outfile {
 int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 		     const char *relname, bool resume);
 
-/* Writes all of buf, retrying short writes and EINTR. 0 or -1 with errno. */
+/* Writes all of buf to fd, retrying short writes and EINTR; *done is how
+ * much went, also on failure. 0 or -1 with errno (EIO for a write of 0). */
+int pdl_write_all(int fd, const void *buf, size_t len, size_t *done);
+
+/* pdl_write_all into f, counting what went in f->written. */
 int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len);
 
 /* Discards what was written so far (the server ignored a Range request). */

@@ -168,21 +168,6 @@ static void settle(struct pdl_loop *l)
 	l->n_done = 0;
 }
 
-/* The whole of len bytes into fd: 0, or an errno. */
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? errno : EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The settler writes the oldest queued buffer. Lock held, dropped while
  * writing. Once a write failed, the rest until the flush are dropped. */
 static void wb_write_one(struct pdl_wb *wb)
@@ -197,7 +182,9 @@ static void wb_write_one(struct pdl_wb *wb)
 	wb->qlen--;
 	wb->writing = true;
 	pthread_mutex_unlock(&s->lock);
-	int e = failed ? 0 : write_all(fd, wb->buf[idx], len);
+	size_t done;
+	int e =
+	    failed || !pdl_write_all(fd, wb->buf[idx], len, &done) ? 0 : errno;
 	pthread_mutex_lock(&s->lock);
 	wb->writing = false;
 	wb->queued &= ~(1u << idx);
