@@ -3,10 +3,18 @@ flight (max_concurrent), so the pool's bound is observed from outside."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import adversary  # noqa: E402
 import harness  # noqa: E402
 from harness import pattern  # noqa: E402
+
+# src/transfer.h: a body of up to PDL_SINK_MEM bytes waits in memory, while
+# its loop holds less than PDL_SINK_BUDGET in all; the rest go to their
+# files from the first byte
+SINK_MEM = 16 * 1024
+SINK_BUDGET = 1024 * 1024
 
 
 class Concurrency(harness.E2E):
@@ -176,6 +184,53 @@ class Concurrency(harness.E2E):
         self.assertEqual(len(self.box.out_files()), n)
         want = n if not harness.VALGRIND else 9
         self.assertGreaterEqual(self.max_concurrent(), want)
+        self.assert_clean()
+
+    def test_memory_budget_overflows_to_files(self):
+        """Hundreds of small bodies half received at once: each loop keeps
+        at most its budget of them in memory and writes the others to
+        their files from the first byte; every file arrives whole."""
+        n = 200 if harness.VALGRIND else 300
+        size = 16000
+        pause = 3 * adversary.slow_factor()
+        urls = [self.url("/bytes/%d?chunk=%d&interval_ms=%d&k=%d"
+                         % (size, size // 2, pause * 1000, i))
+                for i in range(n)]
+        lst = self.box.write_list(urls)
+        os.makedirs(self.box.out, exist_ok=True)
+        try:
+            os.close(os.open(self.box.out, os.O_TMPFILE | os.O_WRONLY))
+        except OSError:
+            self.skipTest("no O_TMPFILE here: files in the making are "
+                          "not told apart from memory")
+        proc = adversary.start_pdl(["-j", str(n), "--json", "-o",
+                                    self.box.out, lst])
+        loops = min(n, len(os.sched_getaffinity(0)))
+        in_memory_max = loops * (SINK_BUDGET // size)
+        self.assertLess(in_memory_max, n)
+        self.assertLessEqual(size, SINK_MEM)
+
+        def all_waiting():
+            return proc.poll() is not None or \
+                self.server.stats()["current"] == n
+        self.assertTrue(adversary.wait_for(all_waiting, pause * 0.8))
+        # every body has its first half now (sent at once): those not in
+        # memory are in files
+        time.sleep(0.2 * adversary.slow_factor())
+        self.assertIsNone(proc.poll())
+        in_files = self.box.unnamed_files(proc.pid)
+        res = adversary.finish(proc, 60 * adversary.slow_factor())
+        self.assertEqual(res.rc, 0, res)
+        self.assertGreaterEqual(len(in_files), n - in_memory_max)
+        self.assertLess(len(in_files), n, "no body waited in memory")
+        self.assertEqual(set(in_files), {size // 2})
+        files = res.files()
+        self.assertEqual(len(files), n)
+        self.assertTrue(all(f["ok"] for f in files), res)
+        out = self.box.out_files()
+        self.assertEqual(len(out), n)
+        self.assertEqual(set(out.values()), {pattern(size)})
+        self.assertEqual(self.max_concurrent(), n)
         self.assert_clean()
 
     def test_2000_urls_on_stdin(self):
