@@ -273,6 +273,10 @@ class E2E(unittest.TestCase):
     def pdl(self, *args, **kw):
         return run_pdl(list(args), **kw)
 
+    def leftover_temps(self):
+        """The temporary files pdl left in out/."""
+        return self.box.temp_files()
+
     def assert_clean(self, allow_temp=False):
         """Nothing outside out/ changed (lists written by the test aside),
         and no temporary files unless allowed."""
@@ -284,7 +288,7 @@ class E2E(unittest.TestCase):
                     and not k.endswith(".lst"):
                 self.fail("new entry outside out/: " + k)
         if not allow_temp:
-            self.assertEqual(self.box.temp_files(), [],
+            self.assertEqual(self.leftover_temps(), [],
                              "temporary files left")
 
 
