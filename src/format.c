@@ -7,12 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Half-up for x >= 0; written out so that the library needs no libm. */
-static long long round_ll(double x)
-{
-	return (long long)(x + 0.5);
-}
-
 /* Rounding decides the unit, not the raw value, so that 1048575 bytes shows
  * as "1.0 MiB" and never as "1024 KiB", and 102399 as "100 KiB", never as
  * "100.0 KiB". Integer arithmetic keeps INT64_MAX exact. */
@@ -60,7 +54,7 @@ char *pdl_format_rate(char *buf, size_t n, double bytes_per_s)
 	else if (bytes_per_s >= 9.2e18)
 		b = INT64_MAX;
 	else
-		b = (int64_t)round_ll(bytes_per_s);
+		b = (int64_t)pdl_round_ll(bytes_per_s);
 	pdl_format_size(size, sizeof(size), b);
 	snprintf(buf, n, "%s/s", size);
 	return buf;
@@ -77,23 +71,23 @@ char *pdl_format_duration(char *buf, size_t n, double seconds)
 	if (seconds > 1e15)
 		seconds = 1e15;
 
-	hundredths = round_ll(seconds * 100);
+	hundredths = pdl_round_ll(seconds * 100);
 	if (hundredths < 1000) {
 		snprintf(buf, n, "%lld.%02llds", hundredths / 100,
 			 hundredths % 100);
 		return buf;
 	}
-	tenths = round_ll(seconds * 10);
+	tenths = pdl_round_ll(seconds * 10);
 	if (tenths < 600) {
 		snprintf(buf, n, "%lld.%llds", tenths / 10, tenths % 10);
 		return buf;
 	}
-	secs = round_ll(seconds);
+	secs = pdl_round_ll(seconds);
 	if (secs < 3600) {
 		snprintf(buf, n, "%lldm%02llds", secs / 60, secs % 60);
 		return buf;
 	}
-	mins = round_ll(seconds / 60);
+	mins = pdl_round_ll(seconds / 60);
 	snprintf(buf, n, "%lldh%02lldm", mins / 60, mins % 60);
 	return buf;
 }

@@ -2,6 +2,8 @@
  * and the man page's list; the parser fills a struct and never exits. */
 #include "options.h"
 
+#include "format.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -127,13 +129,6 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* Half-up for x >= 0, as in format.c: llround would pull in libm, whose
- * loading alone adds 0.3-0.4 MiB to pdl's peak RSS. */
-static long long round_ll(double x)
-{
-	return (long long)(x + 0.5);
-}
-
 /* Seconds, fractions allowed, as milliseconds. */
 static int parse_seconds_ms(const char *s, long min_ms, long *out)
 {
@@ -143,7 +138,7 @@ static int parse_seconds_ms(const char *s, long min_ms, long *out)
 	if (errno || end == s || *end || !isfinite(v) || v < 0 ||
 	    v > 30 * 86400.0)
 		return -1;
-	long ms = (long)round_ll(v * 1000.0);
+	long ms = (long)pdl_round_ll(v * 1000.0);
 	if (ms < min_ms)
 		return -1;
 	*out = ms;
@@ -190,7 +185,7 @@ int64_t pdl_parse_size(const char *s)
 	v *= mult;
 	if (v >= 9.2e18)
 		return -1;
-	return (int64_t)round_ll(v);
+	return (int64_t)pdl_round_ll(v);
 }
 
 static int parse_shard(const char *s, long *k, long *n)
