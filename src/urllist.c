@@ -367,10 +367,13 @@ int pdl_url_check(const char *url, const char *protos, const char **reason)
 }
 
 /* Widens [*lo, *hi) to the password of a userinfo starting at auth: from
- * its first ':' to the last '@' before the next '/'. */
-static void password_span(const char *auth, const char **lo, const char **hi)
+ * its first ':' to the last '@' before the next '/' (or, with to_end, the
+ * last '@' of all). */
+static void password_span(const char *auth, bool to_end, const char **lo,
+			  const char **hi)
 {
-	const char *end = auth + strcspn(auth, "/"), *at = NULL, *colon, *p;
+	const char *end = auth + (to_end ? strlen(auth) : strcspn(auth, "/"));
+	const char *at = NULL, *colon, *p;
 
 	for (p = auth; p < end; p++)
 		if (*p == '@')
@@ -392,7 +395,7 @@ static void password_span(const char *auth, const char **lo, const char **hi)
  * after "scheme:" and any number of slashes, which libcurl also takes, or
  * at the start of a line without a scheme), and every password found that
  * way is hidden: when in doubt more is hidden, never less. */
-char *pdl_url_redact(const char *url)
+static char *redact(const char *url, bool to_end)
 {
 	const char *lo = NULL, *hi = NULL, *p;
 	size_t pre, post;
@@ -402,16 +405,19 @@ char *pdl_url_redact(const char *url)
 		return NULL;
 	p = strstr(url, "://");
 	if (p)
-		password_span(p + 3, &lo, &hi);
+		password_span(p + 3, to_end, &lo, &hi);
 	/* libcurl takes any of these as a scheme, even a leading digit */
 	p = url + strspn(url, "abcdefghijklmnopqrstuvwxyz"
 			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
 	if (p > url && *p == ':') {
 		p++;
 		p += strspn(p, "/\\");
-		password_span(p, &lo, &hi);
+		password_span(p, to_end, &lo, &hi);
 	}
-	password_span(url, &lo, &hi);
+	/* To the end, a scheme's own ':' would start a "password": the
+	 * line is one only where no scheme was found. */
+	if (!to_end || !lo)
+		password_span(url, to_end, &lo, &hi);
 	if (!lo)
 		return strdup(url);
 
@@ -424,4 +430,14 @@ char *pdl_url_redact(const char *url)
 	memcpy(out + pre, "***", 3);
 	memcpy(out + pre + 3, hi, post + 1);
 	return out;
+}
+
+char *pdl_url_redact(const char *url)
+{
+	return redact(url, false);
+}
+
+char *pdl_url_redact_unusable(const char *url)
+{
+	return redact(url, true);
 }

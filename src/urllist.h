@@ -73,5 +73,9 @@ int pdl_url_parse(struct pdl_url *u, const char *url, const char *protos,
 
 /* Copy of url with any password replaced by "***"; malloc'd. */
 char *pdl_url_redact(const char *url);
+/* The same for a line that is not a usable URL: the password may be
+ * anything up to its last '@', '/' included (libcurl refuses a '/' in a
+ * password, but the user meant one), so more is hidden. */
+char *pdl_url_redact_unusable(const char *url);
 
 #endif
