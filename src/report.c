@@ -46,14 +46,19 @@ static void sb_puts(struct sbuf *b, const char *s)
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Any length: a list path of a few hundred bytes must not be cut. */
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
-	char tmp[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	sb_puts(b, tmp);
+	if (n < 0 || !sb_reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
 }
 
 /* Every input byte becomes at most six output bytes (\u00XX, \ufffd). */
@@ -109,37 +114,64 @@ void pdl_report_finish(struct pdl_report *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
-void pdl_report_reset(struct pdl_report *r)
+static void clear_counts(struct pdl_report *r)
 {
-	pthread_mutex_lock(&r->lock);
 	r->urls = r->ok = r->failed = r->skipped = r->interrupted = 0;
 	r->bytes = 0;
 	r->busy_seconds = 0;
+}
+
+void pdl_report_mute(struct pdl_report *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->mode = PDL_REPORT_MUTED;
 	pthread_mutex_unlock(&r->lock);
 }
 
-void pdl_report_mute(struct pdl_report *r, bool muted)
+void pdl_report_stop_muted(struct pdl_report *r)
 {
 	pthread_mutex_lock(&r->lock);
-	r->muted = muted;
+	if (r->mode == PDL_REPORT_MUTED) {
+		clear_counts(r);
+		r->mode = PDL_REPORT_STOPPED;
+	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+bool pdl_report_unmute(struct pdl_report *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool stopped = r->mode == PDL_REPORT_STOPPED;
+	if (!stopped)
+		clear_counts(r);
+	r->mode = PDL_REPORT_SHOW;
+	pthread_mutex_unlock(&r->lock);
+	return stopped;
 }
 
 /* Called with the lock held. A closed stdout must not stop the downloads:
  * note it once and keep counting. */
 static void emit(struct pdl_report *r, struct sbuf *b)
 {
-	if (b->oom || r->out_broken || r->muted)
+	if (b->oom || r->out_broken || r->mode == PDL_REPORT_MUTED)
 		return;
 	pdl_progress_suspend(r->progress);
 	int rc = fputs(b->p, r->out) == EOF || fflush(r->out) == EOF;
 	pdl_progress_resume(r->progress);
 	if (rc) {
 		r->out_broken = true;
-		if (errno != EPIPE)
+		if (errno != EPIPE) {
+			r->out_failed = true;
 			pdl_errorf("cannot write the report: %s",
 				   strerror(errno));
+		}
 	}
+}
+
+/* Called with the lock held: whether a result counts (and is shown). */
+static bool kept(const struct pdl_report *r, const struct pdl_result *res)
+{
+	return r->mode != PDL_REPORT_STOPPED || res->outcome == PDL_INTERRUPTED;
 }
 
 static void count(struct pdl_report *r, const struct pdl_result *res)
@@ -225,9 +257,11 @@ void pdl_report_bad_line(struct pdl_report *r, const char *src, long lineno,
 		sb_puts(&b, "\n");
 	}
 	pthread_mutex_lock(&r->lock);
-	count(r, &res);
-	/* Unusable lines are errors, so -q still shows them. */
-	emit(r, &b);
+	if (kept(r, &res)) {
+		count(r, &res);
+		/* Unusable lines are errors, so -q still shows them. */
+		emit(r, &b);
+	}
 	pthread_mutex_unlock(&r->lock);
 	free(b.p);
 }
@@ -241,7 +275,8 @@ void pdl_report_file(struct pdl_report *r, const struct pdl_job *job,
 	if (r->quiet && good) {
 		/* -q: counted, never shown, so not formatted either */
 		pthread_mutex_lock(&r->lock);
-		count(r, res);
+		if (kept(r, res))
+			count(r, res);
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
@@ -276,9 +311,11 @@ void pdl_report_file(struct pdl_report *r, const struct pdl_job *job,
 		sb_puts(&b, "\n");
 	}
 	pthread_mutex_lock(&r->lock);
-	count(r, res);
-	if (!r->quiet || !good)
-		emit(r, &b);
+	if (kept(r, res)) {
+		count(r, res);
+		if (!r->quiet || !good)
+			emit(r, &b);
+	}
 	pthread_mutex_unlock(&r->lock);
 	free(b.p);
 	free(path);

@@ -13,6 +13,16 @@
 #include "options.h"
 #include "progress.h"
 
+/* --compare's sequential pass writes into a scratch directory that does not
+ * stay, so its results are counted for the compare line but not shown. */
+enum pdl_report_mode {
+	PDL_REPORT_SHOW,  /* every result counted and shown */
+	PDL_REPORT_MUTED, /* counted, not shown */
+	/* a stop came during a muted pass: its files will not stay, so only
+	 * the transfers the stop cuts short count, and are shown */
+	PDL_REPORT_STOPPED,
+};
+
 struct pdl_report {
 	FILE *out;
 	const char *dir; /* output dir as given, joined to names shown */
@@ -23,7 +33,8 @@ struct pdl_report {
 	int64_t bytes;
 	double busy_seconds; /* sum of per-file times */
 	bool out_broken;     /* stdout closed: keep counting, stop writing */
-	bool muted;	     /* count only: --compare's first pass */
+	bool out_failed;     /* ... for a reason other than a closed pipe */
+	enum pdl_report_mode mode;
 	struct pdl_progress *progress; /* hidden while a line is written */
 };
 
@@ -50,11 +61,17 @@ void pdl_report_file(struct pdl_report *r, const struct pdl_job *job,
 void pdl_report_dry(struct pdl_report *r, const struct pdl_job *job);
 void pdl_report_summary(struct pdl_report *r, const struct pdl_summary *s);
 
-/* Clears the counters, for the second half of --compare. */
-void pdl_report_reset(struct pdl_report *r);
 /* While muted, results are counted but no line is written: --compare's
  * sequential pass, whose files do not stay, would otherwise give every URL
  * two lines. */
-void pdl_report_mute(struct pdl_report *r, bool muted);
+void pdl_report_mute(struct pdl_report *r);
+/* A stop during a muted pass: the counts so far are cleared, and from now
+ * on only interrupted transfers are counted and shown (STOP lines), so that
+ * the summary tells what the output directory holds. No effect otherwise. */
+void pdl_report_stop_muted(struct pdl_report *r);
+/* Ends a muted pass. Its counters are cleared for the pass that follows,
+ * unless a stop came during it (then they hold the STOP lines). Returns
+ * whether the pass was stopped. */
+bool pdl_report_unmute(struct pdl_report *r);
 
 #endif

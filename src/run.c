@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,14 @@ struct run {
 	struct pdl_env env;
 	struct pdl_signals sig;
 	atomic_int stop;
-	FILE *spool; /* --compare: stdin kept for the second pass */
+	/* --compare: per input, a copy of a list that cannot be read twice
+	 * (stdin, a pipe, a FIFO); NULL for regular files */
+	FILE **spools;
+	size_t n_spools;
+	/* --compare: the sequential pass's scratch directory, for a second
+	 * signal to remove; under sig.lock */
+	int scratch_parent;
+	char scratch[32];
 	bool setup_failed;
 	atomic_bool reader_done;
 	bool reader_stuck; /* detached on a stop; it still uses this struct */
@@ -60,18 +68,23 @@ static bool stopping(struct run *r)
 	return atomic_load(&r->stop) != 0;
 }
 
-/* host:port as the URL names it, for --max-per-host. */
+/* host:port as the URL names it, for --max-per-host; host names are
+ * case-insensitive (libcurl keeps the case given). */
 static void host_key(const struct pdl_url *url, char *out, size_t n)
 {
 	out[0] = '\0';
-	if (url->port)
-		snprintf(out, n, "%s:%s", url->host, url->port);
+	if (!url->port)
+		return;
+	snprintf(out, n, "%s:%s", url->host, url->port);
+	for (char *p = out; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
 }
 
 static void report_bad(struct run *r, const char *src,
 		       const struct pdl_line *line, const char *reason)
 {
-	char *shown = line->url ? pdl_url_redact(line->url) : NULL;
+	char *shown = line->url ? pdl_url_redact_unusable(line->url) : NULL;
 	pdl_report_bad_line(&r->report, src, line->lineno, shown ? shown : "",
 			    reason);
 	free(shown);
@@ -150,18 +163,19 @@ static bool settle_early(struct run *r, struct pdl_job *job)
 	return false;
 }
 
-static int open_list(struct run *r, struct pdl_list_reader *lr,
+static int open_list(struct run *r, struct pdl_list_reader *lr, size_t i,
 		     const char *path)
 {
-	if (r->spool && !strcmp(path, "-")) {
-		if (pdl_list_open(lr, "-"))
-			return -1;
-		rewind(r->spool);
-		lr->fp = r->spool;
-		lr->own_fp = false;
-		return 0;
-	}
-	return pdl_list_open(lr, path);
+	FILE *spool = i < r->n_spools ? r->spools[i] : NULL;
+	if (!spool)
+		return pdl_list_open(lr, path);
+	if (pdl_list_open(lr, "-"))
+		return -1;
+	if (strcmp(path, "-"))
+		lr->label = path;
+	rewind(spool);
+	lr->fp = spool;
+	return 0;
 }
 
 /* URLs read but never started because of a stop, for the summary. The
@@ -194,7 +208,7 @@ static void read_lists(struct run *r, struct pdl_queue *q)
 		goto out;
 	}
 	for (size_t i = 0; i < n_inputs && !stopping(r); i++) {
-		if (open_list(r, lr, inputs[i])) {
+		if (open_list(r, lr, i, inputs[i])) {
 			pdl_errorf("cannot read list '%s': %s", inputs[i],
 				   strerror(errno));
 			r->setup_failed = true;
@@ -251,17 +265,25 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+static int remove_tree(int parent, const char *name);
+
 /* A second signal ends the process at once; only the temporary files of
- * the transfers cut short go first. */
+ * the transfers cut short go first, and --compare's scratch directory. */
 static void on_quit(void *ctx)
 {
 	struct run *r = ctx;
 	pdl_outdir_remove_temps(&r->out);
+	/* A loop may still be putting a file into it: try again. */
+	for (int i = 0; r->scratch[0] && i < 5; i++)
+		if (remove_tree(r->scratch_parent, r->scratch) == 0 ||
+		    errno == ENOENT)
+			break;
 }
 
 static void on_stop(void *ctx)
 {
 	struct run *r = ctx;
+	pdl_report_stop_muted(&r->report);
 	if (r->queue)
 		pdl_queue_abort(r->queue, drop_job);
 }
@@ -398,25 +420,69 @@ static void tune_malloc(void)
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 }
 
-/* --compare reads the lists twice; stdin can only be read once, so it is
- * copied to an unnamed temporary file first. */
-static int spool_stdin(struct run *r)
+/* Copies fd to the end into to, watching for a stop (a pipe may never
+ * end): 0 done, 1 stopped, -1 error (errno). */
+static int copy_list(struct run *r, int fd, FILE *to)
+{
+	char buf[65536];
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int ready = poll(&p, 1, 200);
+		if (stopping(r))
+			return 1;
+		if (ready < 0 && errno != EINTR)
+			return -1;
+		if (ready <= 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return fflush(to) ? -1 : 0;
+		if (fwrite(buf, 1, (size_t)n, to) != (size_t)n)
+			return -1;
+	}
+}
+
+/* --compare reads the lists twice. A regular file is simply opened again;
+ * stdin, a pipe (`<(cmd)`) or a FIFO can be read only once, so each is
+ * copied to an unnamed temporary file first, in input order, exactly as
+ * one pass would read it (a second `-` finds stdin at its end, as in a
+ * normal run). 0 done, 1 stopped, -1 error with *which the input. */
+static int spool_lists(struct run *r, const char **which)
 {
 	const struct pdl_options *o = r->opt;
-	bool uses_stdin = o->n_inputs == 0;
-	for (size_t i = 0; i < o->n_inputs; i++)
-		uses_stdin |= !strcmp(o->inputs[i], "-");
-	if (!uses_stdin)
-		return 0;
-	r->spool = tmpfile();
-	if (!r->spool)
+	size_t n = o->n_inputs ? o->n_inputs : 1;
+
+	r->spools = calloc(n, sizeof(*r->spools));
+	if (!r->spools)
 		return -1;
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-		if (fwrite(buf, 1, n, r->spool) != n)
+	r->n_spools = n;
+	for (size_t i = 0; i < n; i++) {
+		const char *path = o->n_inputs ? o->inputs[i] : "-";
+		bool is_stdin = !strcmp(path, "-");
+		struct stat st;
+		*which = is_stdin ? "<stdin>" : path;
+		if (!is_stdin && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			continue;
+		int fd =
+		    is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
 			return -1;
-	return ferror(stdin) || fflush(r->spool) ? -1 : 0;
+		int rc = -1;
+		r->spools[i] = tmpfile();
+		if (r->spools[i])
+			rc = copy_list(r, fd, r->spools[i]);
+		int saved = errno;
+		if (!is_stdin)
+			close(fd);
+		errno = saved;
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Removes a directory tree without following symlinks. */
@@ -435,7 +501,8 @@ static int remove_tree(int parent, const char *name)
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (e->d_type == DT_DIR)
+		/* remove_tree unlinks what is not a directory */
+		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)
 			remove_tree(dirfd(d), e->d_name);
 		else
 			unlinkat(dirfd(d), e->d_name, 0);
@@ -468,13 +535,20 @@ static double compare_sequential(struct run *r)
 		return 0;
 	}
 	int real = r->out.dirfd;
+	pthread_mutex_lock(&r->sig.lock);
+	r->scratch_parent = real;
+	snprintf(r->scratch, sizeof(r->scratch), "%s", scratch);
+	pthread_mutex_unlock(&r->sig.lock);
 	r->out.dirfd = fd;
-	pdl_report_mute(&r->report, true);
+	pdl_report_mute(&r->report);
 	double t = run_pass(r, true);
-	pdl_report_mute(&r->report, false);
+	pdl_report_unmute(&r->report);
 	r->out.dirfd = real;
 	close(fd);
 	remove_tree(real, scratch);
+	pthread_mutex_lock(&r->sig.lock);
+	r->scratch[0] = '\0';
+	pthread_mutex_unlock(&r->sig.lock);
 	/* The scratch files are gone: the real pass numbers names as a
 	 * normal run would. */
 	pdl_outdir_forget(&r->out);
@@ -488,7 +562,9 @@ static int exit_status(struct run *r)
 		return sig == SIGINT ? PDL_EXIT_SIGINT : PDL_EXIT_SIGTERM;
 	if (r->setup_failed)
 		return PDL_EXIT_SETUP;
-	if (r->report.failed)
+	/* a report lost to a full disk (not to a closed pipe, which only
+	 * means the reader has seen enough) is a failure of the run */
+	if (r->report.failed || r->report.out_failed)
 		return PDL_EXIT_FAILED;
 	return PDL_EXIT_OK;
 }
@@ -544,9 +620,11 @@ int pdl_run(const struct pdl_options *o)
 	r->out.overwrite = o->overwrite;
 	r->out.keep_partial = o->resume;
 	pdl_signals_on_quit(&r->sig, on_quit, r);
-	if (o->compare && spool_stdin(r)) {
-		pdl_errorf("cannot keep standard input for --compare: %s",
-			   strerror(errno));
+	const char *list = NULL;
+	int spooled = o->compare ? spool_lists(r, &list) : 0;
+	if (spooled < 0) {
+		pdl_errorf("cannot keep list '%s' for --compare: %s",
+			   list ? list : "-", strerror(errno));
 		goto out_outdir;
 	}
 	if (pdl_env_init(&r->env, o, &r->out, &r->stop)) {
@@ -570,15 +648,20 @@ int pdl_run(const struct pdl_options *o)
 	}
 
 	struct pdl_summary sum = {.jobs = o->sequential ? 1 : o->jobs};
-	if (o->compare) {
-		sum.compare = true;
+	if (o->compare && spooled == 0) {
+		/* A stop during the sequential pass: its files go with the
+		 * scratch directory, so the report counts only what the stop
+		 * cut short (pdl_report_stop_muted). */
 		sum.sequential_seconds = compare_sequential(r);
-		pdl_report_reset(&r->report);
+		sum.seconds = sum.sequential_seconds;
 		pdl_progress_reset(&r->progress);
-		if (!stopping(r) && !r->setup_failed)
+		if (!stopping(r) && !r->setup_failed) {
 			sum.parallel_seconds = run_pass(r, false);
-		sum.seconds = sum.parallel_seconds;
-	} else {
+			sum.seconds = sum.parallel_seconds;
+			/* a speed-up is only worth printing for whole passes */
+			sum.compare = !stopping(r);
+		}
+	} else if (!o->compare) {
 		sum.seconds = run_pass(r, o->sequential);
 	}
 	pdl_log_set_hook(NULL, NULL);
@@ -598,8 +681,10 @@ out_env:
 	pdl_env_finish(&r->env);
 out_outdir:
 	pdl_signals_on_quit(&r->sig, NULL, NULL);
-	if (r->spool)
-		fclose(r->spool);
+	for (size_t i = 0; i < r->n_spools; i++)
+		if (r->spools[i])
+			fclose(r->spools[i]);
+	free(r->spools);
 	pdl_outdir_close(&r->out);
 out_signals:
 	pdl_signals_on_stop(&r->sig, NULL, NULL);

@@ -83,6 +83,20 @@ class Limits(harness.E2E):
         self.assertLess(starts_b[-1], starts_a[-1])
         self.assert_clean()
 
+    def test_max_per_host_ignores_case(self):
+        # one host written three ways is one host
+        port = self.server.port
+        urls = ["http://%s:%d/hc%d/0.4" % (h, port, i) for i, h in
+                enumerate(("localhost", "LOCALHOST", "LocalHost"))]
+        lst = self.box.write_list(urls)
+        r = self.pdl("--max-per-host", "1", "-j", "4", "--json",
+                     "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        st = self.server.stats()
+        self.assertEqual(st["requests"], 3, st)
+        self.assertEqual(st["max_concurrent"], 1, st)
+        self.assert_clean()
+
     # -- --limit-rate -----------------------------------------------------
 
     @staticmethod

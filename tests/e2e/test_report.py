@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -270,6 +271,9 @@ class Report(harness.E2E):
             cred + "/status/503",
             cred + "/bad path",
             "http://u:secret@[::1",
+            # not a usable URL: libcurl takes "secret/x" for a port, but
+            # the user meant a password with a slash in it
+            "http://u:secret/x@127.0.0.1:%d/bytes/1" % port,
         ])
         runs = {
             "text": ["-v", "--retries", "1"],
@@ -374,6 +378,65 @@ class Report(harness.E2E):
         self.assertEqual((summary.group("urls"), summary.group("ok"),
                           summary.group("failed")), ("4", "3", "1"))
         self.assert_clean()
+
+    def test_compare_list_read_once(self):
+        # a FIFO can be read once: --compare must copy it, as it does
+        # stdin, and read it as one pass would
+        fifo = self.box.path("list.fifo")
+        os.mkfifo(fifo)
+        lines = [self.url("/bytes/12")] * 2 + [self.url("/bytes/5")]
+
+        def feed():
+            with open(fifo, "w") as f:
+                f.write("\n".join(lines) + "\n")
+        t = threading.Thread(target=feed, daemon=True)
+        t.start()
+        try:
+            r = self.pdl("--compare", "-j", "2", "--json", "-o",
+                         self.box.out, fifo)
+        finally:
+            t.join(timeout=30)
+            os.unlink(fifo)  # assert_clean would read it
+        self.assertEqual(r.rc, 0, r)
+        files, s = self.check_json(r, compare=True)
+        self.assertEqual((s["urls"], s["ok"]), (3, 3), r)
+        self.assertEqual(self.box.out_files(), {
+            "12": pattern(12), "12.1": pattern(12), "5": pattern(5)})
+        # "-" twice: the second finds stdin at its end, in both passes
+        out2 = os.path.join(self.box.out, "twice")
+        r = self.pdl("--compare", "-j", "2", "-o", out2, "-", "-",
+                     stdin="\n".join(lines[1:]) + "\n")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(sorted(os.listdir(out2)), ["12", "5"])
+        self.assert_clean()
+
+    def test_long_list_path_keeps_line_number(self):
+        d = self.box.path("d" * 200)
+        os.makedirs(d)
+        lst = os.path.join(d, "list-" + "x" * 60 + ".txt")
+        with open(lst, "w") as f:
+            f.write("ok\nnope\n")
+        r = self.pdl("-n", "--json", lst)
+        self.assertEqual(r.rc, 1, r)
+        errs = [o["error"] for o in r.files()]
+        self.assertEqual(len(errs), 2, r)
+        for n, e in enumerate(errs, 1):
+            self.assertTrue(e.startswith("%s:%d: " % (lst, n)), e)
+
+    def test_report_lost_to_full_disk(self):
+        lst = self.box.write_list([self.url("/bytes/10")])
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([harness.PDL, "-o", self.box.out, lst],
+                               stdout=full, stderr=subprocess.PIPE,
+                               timeout=60)
+            h = subprocess.run([harness.PDL, "--help"], stdout=full,
+                               stderr=subprocess.PIPE, timeout=60)
+        harness.check_sanitizers(p.stderr)
+        # the file arrives, the report does not: not a success
+        self.assertEqual(self.box.out_files(), {"10": pattern(10)})
+        self.assertEqual(p.returncode, 1, p)
+        self.assertIn(b"cannot write the report: No space left", p.stderr)
+        self.assertEqual(h.returncode, 1, h)
 
     # -- progress ---------------------------------------------------------
 

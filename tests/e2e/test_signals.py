@@ -18,6 +18,20 @@ from harness import pattern  # noqa: E402
 SLOW = adversary.slow_factor()
 
 
+def fill_pipe(w):
+    """Fills the pipe whose write end is w to the last byte, through a
+    non-blocking writer of its own (O_NONBLOCK set on w itself would be
+    shared with pdl's stdout)."""
+    fill = os.open("/proc/self/fd/%d" % w, os.O_WRONLY | os.O_NONBLOCK)
+    for size in (512, 64, 8, 1):
+        try:
+            while True:
+                os.write(fill, b"#" * size)
+        except BlockingIOError:
+            pass
+    os.close(fill)
+
+
 class Signals(adversary.Adversarial):
 
     def setUp(self):
@@ -61,17 +75,8 @@ class Signals(adversary.Adversarial):
         proc = self.start(self.slow_list(), "-j", "8", stdout=w, env=env)
         self.addCleanup(os.close, r)
         self.wait_started(proc)
-        # a non-blocking writer of our own: O_NONBLOCK set on w itself
-        # would be shared with pdl's stdout
-        fill = os.open("/proc/self/fd/%d" % w, os.O_WRONLY | os.O_NONBLOCK)
+        fill_pipe(w)
         os.close(w)
-        for size in (512, 64, 8, 1):  # to the last byte
-            try:
-                while True:
-                    os.write(fill, b"#" * size)
-            except BlockingIOError:
-                pass
-        os.close(fill)
         return proc, r
 
     def first_stop_stuck(self, proc, sig):
@@ -273,6 +278,113 @@ class Signals(adversary.Adversarial):
         self.assertLess(time.monotonic() - t0, 5 * SLOW)
         self.assertRegex(res.stdout.splitlines()[-1], r"^1 URLs: 1 ok,")
         self.assert_files({"first": pattern(100)})
+
+    # -- --compare ---------------------------------------------------------
+
+    def scratch_dirs(self):
+        if not os.path.isdir(self.box.out):
+            return []
+        return [n for n in os.listdir(self.box.out)
+                if n.startswith(".pdl-compare.")]
+
+    def start_compare(self, *opts, stdout=subprocess.PIPE):
+        """--compare whose sequential pass has put one file into its
+        scratch directory and is waiting on a server that never answers."""
+        proc = self.start(["%s done" % self.url("/bytes/1000"),
+                           "%s never" % self.url("/never"),
+                           "%s later" % self.url("/bytes/10")],
+                          "--compare", *opts, stdout=stdout,
+                          env={"TSAN_OPTIONS": os.environ.get(
+                              "TSAN_OPTIONS", "") + ":report_thread_leaks=0"})
+
+        def in_scratch():
+            return proc.poll() is not None or any(
+                os.path.exists(os.path.join(self.box.out, d, "done"))
+                for d in self.scratch_dirs())
+        self.assertTrue(adversary.wait_for(in_scratch, 30 * SLOW))
+        self.assertIsNone(proc.poll(), "pdl ended before the signal")
+        time.sleep(0.2)
+        return proc
+
+    def test_sigint_compare_sequential_pass(self):
+        """Stopped in its sequential pass, --compare keeps nothing of it
+        (the scratch directory goes), shows the transfer cut short, counts
+        what was not started, and prints no speed-up."""
+        for json in (False, True):
+            with self.subTest(json=json):
+                self.box.remove()
+                self.box = harness.Sandbox()
+                proc = self.start_compare(*(["--json"] if json else []))
+                proc.send_signal(signal.SIGINT)
+                res = adversary.finish(proc, 30 * SLOW)
+                self.assertEqual(res.rc, 130, res)
+                self.assertEqual(self.box.out_files(), {})
+                self.assertEqual(self.scratch_dirs(), [])
+                if json:
+                    s = res.summary()
+                    self.assertEqual((s["urls"], s["ok"], s["failed"],
+                                      s["interrupted"]), (1, 0, 1, 1), res)
+                    self.assertNotIn("speedup", s)
+                    [f] = res.files()
+                    self.assertTrue(f["url"].endswith("/never"), f)
+                    self.assertEqual(f["error"], "interrupted")
+                else:
+                    lines = res.stdout.splitlines()
+                    self.assertEqual(len(lines), 2, res)
+                    self.assertTrue(lines[0].startswith("STOP "), res)
+                    self.assertTrue(lines[0].endswith("/never: interrupted"))
+                    self.assertRegex(lines[1], r"^1 URLs: 0 ok, 1 failed, "
+                                     r"1 interrupted(, 1 not started)?;")
+
+    def test_second_signal_compare_removes_scratch(self):
+        """A second signal while the first is still stopping: the scratch
+        directory of --compare goes with the temporary files. stdout is a
+        full pipe, so the STOP line the first signal unmutes blocks the
+        run until the second comes."""
+        if harness.VALGRIND:
+            self.skipTest("a thread blocked on a full pipe hangs valgrind")
+        import fcntl
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+        fill_pipe(w)
+        proc = self.start_compare(stdout=w)
+        os.close(w)
+        early = self.first_stop_stuck(proc, signal.SIGINT)
+        self.assertTrue(self.scratch_dirs())
+        proc.send_signal(signal.SIGTERM)
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 143, res)
+        self.assertIn(b"stopped at once", early + res.err)
+        self.assertEqual(self.scratch_dirs(), [])
+        self.assertEqual(self.box.out_files(), {})
+
+    def test_sigint_compare_while_stdin_never_ends(self):
+        # --compare copies stdin before the first pass: a signal must stop
+        # the copying of a pipe that never ends
+        proc = adversary.start_pdl(
+            ["--progress", "none", "--compare", "-o", self.box.out],
+            stdin=subprocess.PIPE)
+        proc.stdin.write(("%s first\n" % self.url("/bytes/100")).encode())
+        proc.stdin.flush()
+        time.sleep(0.5 * SLOW)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=10 * SLOW)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            self.fail("pdl --compare ignored SIGINT while copying stdin")
+        finally:
+            proc.stdin.close()
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        harness.check_sanitizers(err)
+        self.assertEqual(rc, 130)
+        self.assertLess(time.monotonic() - t0, 3 * SLOW)
+        self.assertEqual(self.box.out_files(), {})
 
     def test_sigkill_leaves_no_partial_file(self):
         """Where the file system allows, bodies are written to unnamed
