@@ -505,13 +505,15 @@ static double retry_delay(struct pdl_xfer *x, int attempt)
 }
 
 /* With --content-disposition, a name the server suggests replaces the one
- * derived from the URL (not one given on the list line). */
+ * derived from the URL (not one given on the list line). A suggestion of
+ * the URL's own name keeps the name reserved for it, numbered or not. */
 static void apply_disposition(struct pdl_done *d)
 {
 	if (!d->disposition || d->job->named)
 		return;
 	char *want = pdl_name_from_disposition(d->disposition);
-	if (!want || !strcmp(want, d->sink.file.base)) {
+	if (!want || !strcmp(want, d->job->want) ||
+	    !strcmp(want, d->sink.file.base)) {
 		free(want);
 		return;
 	}
