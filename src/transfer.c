@@ -660,6 +660,7 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->t0 = now;
 	x->hold_until = 0;
 	x->too_big = false;
+	x->started_over = false;
 	x->disposition = NULL;
 	x->state = PDL_XFER_IDLE;
 	if (o->resume) {
@@ -705,12 +706,25 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 		res->outcome = PDL_INTERRUPTED;
 		return true;
 	}
-	if (v == V_FAIL || res->attempts > o->retries)
+	if (v == V_FAIL)
 		return true;
-	double wait = retry_delay(x, res->attempts);
-	pdl_debugf("%s: %s; retry %d of %ld in %.1fs%s", x->job->shown_url, err,
-		   res->attempts, o->retries, wait,
-		   sink_offset(&x->sink) > 0 ? ", resuming" : "");
+	double wait = 0;
+	if (x->bad_range && !x->started_over) {
+		/* What was kept is no prefix of what the server has now: no
+		 * failure of the server, so a fresh start follows at once,
+		 * beside --retries; once per download, so that it cannot
+		 * loop. */
+		x->started_over = true;
+		pdl_debugf("%s: %s", x->job->shown_url, err);
+	} else {
+		int counted = res->attempts - (x->started_over ? 1 : 0);
+		if (counted > o->retries)
+			return true;
+		wait = retry_delay(x, counted);
+		pdl_debugf("%s: %s; retry %d of %ld in %.1fs%s",
+			   x->job->shown_url, err, counted, o->retries, wait,
+			   sink_offset(&x->sink) > 0 ? ", resuming" : "");
+	}
 	x->state = PDL_XFER_WAITING;
 	x->retry_at = now + wait;
 	pdl_xfer_wake_at(x, x->retry_at);

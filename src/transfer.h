@@ -106,6 +106,7 @@ struct pdl_xfer {
 	int write_errno;
 	bool too_big;
 	bool bad_range;
+	bool started_over; /* a bad range made it start over (once) */
 	bool stalled;
 	double last_rx;	 /* when this attempt last received body bytes */
 	size_t mem_max;	 /* largest body held in memory (struct pdl_sink) */

@@ -29,6 +29,13 @@ class Resume(adversary.Adversarial):
         self.assertTrue(self.by_url(res)[self.url("/bytes/4321")]["ok"])
         return res, r
 
+    def kept_partial(self, data):
+        """out/.target.pdl-part holds data, as an earlier -c run left it."""
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
+            f.write(data)
+        self.outside = self.box.snapshot_outside()
+
     def setUp(self):
         super().setUp()
         self.server.reset_log()
@@ -217,10 +224,7 @@ class Resume(adversary.Adversarial):
 
     def test_continue_resumes_a_kept_partial(self):
         n, have = 400000, 123457
-        os.makedirs(self.box.out)
-        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
-            f.write(pattern(have))
-        self.outside = self.box.snapshot_outside()
+        self.kept_partial(pattern(have))
         res, r = self.one("/bytes/%d" % n, "-c", rc=0)
         self.assertEqual(r["status"], 206)
         self.assertEqual(r["bytes"], n - have)
@@ -230,13 +234,27 @@ class Resume(adversary.Adversarial):
 
     def test_continue_partial_longer_than_resource_starts_over(self):
         n = 5000
-        os.makedirs(self.box.out)
-        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
-            f.write(b"x" * 9000)
-        self.outside = self.box.snapshot_outside()
+        self.kept_partial(b"x" * 9000)
         res, r = self.one("/bytes/%d" % n, "-c", rc=0)
         log = self.requests("/bytes/%d" % n)
         self.assertEqual(log[0]["headers"].get("Range"), "bytes=9000-")
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_continue_bad_range_starts_over_even_with_retries_0(self):
+        # a 416 for the kept part is no failure of the server: the file
+        # is emptied and fetched from 0 at once, whatever --retries says
+        n = 1000
+        self.kept_partial(pattern(n))
+        res, r = self.one("/bytes/%d" % n, "-c", "--retries", "0", rc=0)
+        self.assertEqual(r["status"], 200, res)
+        self.assertEqual(r["attempts"], 2, res)
+        log = self.requests("/bytes/%d" % n)
+        self.assertEqual([e["headers"].get("Range") for e in log],
+                         ["bytes=%d-" % n, None])
+        # no backoff before the fresh start (the first retry waits 0.25 s
+        # at least); not measurable under a sanitizer or valgrind
+        if adversary.slow_factor() == 1:
+            self.assertLess(log[1]["t_start"] - log[0]["t_end"], 0.2)
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
 
     def test_continue_keeps_failed_partial_then_completes_it(self):
@@ -259,10 +277,7 @@ class Resume(adversary.Adversarial):
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
 
     def test_without_continue_a_stale_partial_is_discarded(self):
-        os.makedirs(self.box.out)
-        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
-            f.write(b"garbage from a killed run")
-        self.outside = self.box.snapshot_outside()
+        self.kept_partial(b"garbage from a killed run")
         res, r = self.one("/bytes/3000", rc=0)
         self.assertNotIn("Range", self.requests("/bytes/3000")[0]["headers"])
         self.assert_files({"bystander": pattern(4321),
