@@ -692,6 +692,14 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 		if (rc == CURLE_OK)
 			rc = CURLE_WRITE_ERROR;
 	}
+	/* A whole answer without a body (an empty 200, a 204) to a resumed
+	 * request: the resource is empty now. begin_body never ran to
+	 * forget what earlier attempts got, so that is done here. */
+	if (rc == CURLE_OK && x->range_from > 0 && !x->body_started &&
+	    x->resp_code != 206 && sink_restart(&x->sink)) {
+		x->write_errno = errno;
+		rc = CURLE_WRITE_ERROR;
+	}
 	enum verdict v = judge(x, rc, err, sizeof(err));
 	if (x->bad_range)
 		sink_restart(&x->sink);

@@ -141,6 +141,27 @@ class Resume(adversary.Adversarial):
     def test_small_body_server_ignoring_range_restarts(self):
         self.restarts_when_range_ignored(9000, 4000)
 
+    def resumed_into_empty_body(self, n, status, *opts):
+        """The resumed request is answered by an empty body: the resource
+        is empty now, and what the cut attempt got must not be kept."""
+        res, r = self.one("/empty-resume/%s/%d?status=%d" %
+                          (self.key, n, status), *opts, rc=0)
+        self.assertEqual(r["status"], status, res)
+        self.assertEqual(r["attempts"], 2, res)
+        log = self.requests("/empty-resume/")
+        self.assertEqual(log[1]["headers"].get("Range"), "bytes=%d-" % (n // 2))
+        self.assert_files({"bystander": pattern(4321), "target": b""})
+
+    def test_resume_answered_by_empty_200_gives_empty_file(self):
+        self.resumed_into_empty_body(10000, 200)
+
+    def test_resume_answered_by_204_gives_empty_file(self):
+        self.resumed_into_empty_body(10000, 204)
+
+    def test_large_resume_answered_by_empty_200_gives_empty_file(self):
+        # the half received is in the file, written behind the loop
+        self.resumed_into_empty_body(3000000, 200, "-j", "1")
+
     def test_short_body_fails_after_retries_no_file(self):
         res, r = self.one("/short/50000?send=10000", "--retries", "2", rc=1)
         self.assertEqual(r["attempts"], 3)
