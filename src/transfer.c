@@ -174,12 +174,20 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		const char *sp = strchr(line, ' ');
 		x->resp_code = sp ? strtol(sp + 1, NULL, 10) : 0;
 		x->resp_range_start = -1;
+		x->resp_range_end = -1;
+		x->resp_range_total = -1;
 		free(x->disposition);
 		x->disposition = NULL;
 	} else if (!strncasecmp(line, "content-range:", 14)) {
-		long long start;
-		if (sscanf(line + 14, " bytes %lld-", &start) == 1)
+		long long start, end, total;
+		int got = sscanf(line + 14, " bytes %lld-%lld/%lld", &start,
+				 &end, &total);
+		if (got >= 1)
 			x->resp_range_start = start;
+		if (got >= 2)
+			x->resp_range_end = end;
+		if (got == 3)
+			x->resp_range_total = total;
 	} else if (!strncasecmp(line, "content-disposition:", 20) &&
 		   x->env->opt->content_disposition) {
 		free(x->disposition);
@@ -279,6 +287,27 @@ static void sink_drop(struct pdl_sink *s, bool keep)
 	sink_free(s);
 }
 
+/* The body begins anew with the response being received: what earlier
+ * attempts got is forgotten, and the size it gives (size: its
+ * Content-Length, -1 when none) is what the file must come to. */
+static int restart_whole(struct pdl_xfer *x, curl_off_t size)
+{
+	x->total = x->resp_code == 206 ? x->resp_range_total : size;
+	return sink_restart(&x->sink);
+}
+
+/* A 206 continues the body only from the offset asked for, up to an end
+ * within the total. */
+static bool range_continues(const struct pdl_xfer *x)
+{
+	if (x->resp_range_start != x->range_from)
+		return false;
+	if (x->resp_range_end >= 0 && x->resp_range_end < x->range_from)
+		return false;
+	return x->resp_range_total < 0 || x->resp_range_end < 0 ||
+	       x->resp_range_end < x->resp_range_total;
+}
+
 /* The first body bytes of an attempt: decide whether they continue what
  * came before (206 at the offset asked for) or replace it. A body
  * announced larger than memory holds goes to its file at once. */
@@ -287,18 +316,21 @@ static bool begin_body(struct pdl_xfer *x)
 	struct pdl_sink *s = &x->sink;
 
 	if (x->range_from > 0 && x->resp_code == 206) {
-		if (x->resp_range_start == x->range_from)
+		if (range_continues(x)) {
+			if (x->total < 0)
+				x->total = x->resp_range_total;
 			return true;
+		}
 		/* A range we did not ask for: start over next time. */
 		x->bad_range = true;
 		return false;
 	}
-	if (sink_restart(s)) {
+	curl_off_t size = -1;
+	curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+	if (restart_whole(x, size)) {
 		x->write_errno = errno;
 		return false;
 	}
-	curl_off_t size = -1;
-	curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
 	/* Memory of the size announced (most small bodies take one page),
 	 * else as much as a body may take here. */
 	x->mem_want = size >= 0 && size <= (curl_off_t)x->mem_max ? (size_t)size
@@ -407,8 +439,16 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 {
 	long code = 0;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-	if (rc == CURLE_OK)
-		return V_OK;
+	if (rc == CURLE_OK) {
+		int64_t have = sink_offset(&x->sink);
+		if (x->total < 0 || have >= x->total)
+			return V_OK;
+		/* A 206 shorter than the rest asked for: the cut of a
+		 * transfer. */
+		snprintf(err, n, "cut short: %" PRId64 " of %" PRId64 " bytes",
+			 have, x->total);
+		return V_RETRY;
+	}
 	if (x->stalled && !pdl_env_stopping(x->env)) {
 		snprintf(err, n, "stalled: nothing received for %ld s",
 			 x->env->opt->stall_timeout_s);
@@ -661,6 +701,7 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->hold_until = 0;
 	x->too_big = false;
 	x->started_over = false;
+	x->total = -1;
 	x->disposition = NULL;
 	x->state = PDL_XFER_IDLE;
 	if (o->resume) {
@@ -696,13 +737,15 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	 * request: the resource is empty now. begin_body never ran to
 	 * forget what earlier attempts got, so that is done here. */
 	if (rc == CURLE_OK && x->range_from > 0 && !x->body_started &&
-	    x->resp_code != 206 && sink_restart(&x->sink)) {
+	    x->resp_code != 206 && restart_whole(x, -1)) {
 		x->write_errno = errno;
 		rc = CURLE_WRITE_ERROR;
 	}
 	enum verdict v = judge(x, rc, err, sizeof(err));
-	if (x->bad_range)
+	if (x->bad_range) {
+		x->total = -1;
 		sink_restart(&x->sink);
+	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &res->status);
 	if (v == V_OK) {
 		/* Settled later (pdl_done_settle), after the next request. */

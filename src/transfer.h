@@ -101,7 +101,14 @@ struct pdl_xfer {
 	bool body_started;  /* this attempt has delivered body bytes */
 	int64_t range_from; /* offset asked for this attempt, 0: none */
 	long resp_code;	    /* of the response being received */
+	/* Its Content-Range: bytes start-end/total, -1 where it has none. */
 	int64_t resp_range_start;
+	int64_t resp_range_end;
+	int64_t resp_range_total;
+	/* The size of the resource whose bytes the sink holds, as its
+	 * response said (Content-Length of a 200, a Content-Range total);
+	 * -1: not known. Less than that after an attempt is a cut. */
+	int64_t total;
 	char *disposition;
 	int write_errno;
 	bool too_big;

@@ -162,6 +162,27 @@ class Resume(adversary.Adversarial):
         # the half received is in the file, written behind the loop
         self.resumed_into_empty_body(3000000, 200, "-j", "1")
 
+    def test_short_206_is_resumed_until_whole(self):
+        # cut after 200 of 400 bytes; every resumed request then gets a
+        # 206 of only 100 bytes, which is no reason to stop short
+        n = 400
+        res, r = self.one("/short-range/%s/%d" % (self.key, n), rc=0)
+        self.assertEqual(r["status"], 206, res)
+        self.assertEqual(r["attempts"], 3, res)
+        log = self.requests("/short-range/")
+        self.assertEqual([e["headers"].get("Range") for e in log],
+                         [None, "bytes=200-", "bytes=300-"])
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_short_206_never_whole_fails_no_file(self):
+        n = 1000
+        res, r = self.one("/short-range/%s/%d" % (self.key, n), "--retries",
+                          "1", rc=1)
+        self.assertEqual(r["attempts"], 2, res)
+        self.assertFalse(r["ok"])
+        self.assertEqual(r["error"], "cut short: 600 of 1000 bytes")
+        self.assert_files({"bystander": pattern(4321)})
+
     def test_short_body_fails_after_retries_no_file(self):
         res, r = self.one("/short/50000?send=10000", "--retries", "2", rc=1)
         self.assertEqual(r["attempts"], 3)
