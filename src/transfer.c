@@ -160,6 +160,26 @@ static CURL *handle_create(const struct pdl_env *env)
 	return h;
 }
 
+/* A header value without its trailing blanks into dst, or "" when it
+ * does not fit (a validator cut short would match nothing). */
+static void keep_value(char dst[PDL_VALIDATOR_MAX], const char *v)
+{
+	size_t len = strlen(v);
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	if (len >= PDL_VALIDATOR_MAX)
+		len = 0;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+/* The validator of the response being received, if it has one. */
+static void take_validator(struct pdl_xfer *x)
+{
+	snprintf(x->validator, sizeof(x->validator), "%s",
+		 x->resp_etag[0] ? x->resp_etag : x->resp_date);
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
 	struct pdl_xfer *x = userdata;
@@ -176,6 +196,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		x->resp_range_start = -1;
 		x->resp_range_end = -1;
 		x->resp_range_total = -1;
+		x->resp_etag[0] = '\0';
+		x->resp_date[0] = '\0';
 		free(x->disposition);
 		x->disposition = NULL;
 	} else if (!strncasecmp(line, "content-range:", 14)) {
@@ -188,6 +210,13 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 			x->resp_range_end = end;
 		if (got == 3)
 			x->resp_range_total = total;
+	} else if (!strncasecmp(line, "etag:", 5)) {
+		const char *v = line + 5 + strspn(line + 5, " \t");
+		/* A weak ETag says nothing about the bytes. */
+		if (strncmp(v, "W/", 2))
+			keep_value(x->resp_etag, v);
+	} else if (!strncasecmp(line, "last-modified:", 14)) {
+		keep_value(x->resp_date, line + 14 + strspn(line + 14, " \t"));
 	} else if (!strncasecmp(line, "content-disposition:", 20) &&
 		   x->env->opt->content_disposition) {
 		free(x->disposition);
@@ -293,14 +322,19 @@ static void sink_drop(struct pdl_sink *s, bool keep)
 static int restart_whole(struct pdl_xfer *x, curl_off_t size)
 {
 	x->total = x->resp_code == 206 ? x->resp_range_total : size;
+	take_validator(x);
 	return sink_restart(&x->sink);
 }
 
 /* A 206 continues the body only from the offset asked for, up to an end
- * within the total. */
+ * within the total, and only when that total is the size known of the
+ * resource: another one is another version of it. */
 static bool range_continues(const struct pdl_xfer *x)
 {
 	if (x->resp_range_start != x->range_from)
+		return false;
+	if (x->total >= 0 && x->resp_range_total >= 0 &&
+	    x->resp_range_total != x->total)
 		return false;
 	if (x->resp_range_end >= 0 && x->resp_range_end < x->range_from)
 		return false;
@@ -317,8 +351,13 @@ static bool begin_body(struct pdl_xfer *x)
 
 	if (x->range_from > 0 && x->resp_code == 206) {
 		if (range_continues(x)) {
+			/* Nothing known yet (a part kept by an earlier
+			 * run): what this answer says guards the next
+			 * attempts. */
 			if (x->total < 0)
 				x->total = x->resp_range_total;
+			if (!x->validator[0])
+				take_validator(x);
 			return true;
 		}
 		/* A range we did not ask for: start over next time. */
@@ -664,7 +703,45 @@ void pdl_xfer_cleanup(struct pdl_xfer *x)
 	if (x->h)
 		curl_easy_cleanup(x->h);
 	x->h = NULL;
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
 	sink_drop(&x->sink, false);
+}
+
+/* list with line appended, or NULL (list freed) when memory is short. */
+static struct curl_slist *append_or_free(struct curl_slist *list,
+					 const char *line)
+{
+	struct curl_slist *l = curl_slist_append(list, line);
+	if (!l)
+		curl_slist_free_all(list);
+	return l;
+}
+
+/* The request headers of an attempt: the -H lines, plus If-Range when it
+ * resumes a body whose validator is known, so that a server whose
+ * resource changed sends all of the new one (200) rather than its tail.
+ * env->headers is shared by every transfer: the attempt gets a copy.
+ * Short of memory it goes without If-Range: range_continues still checks
+ * the size of the resource. */
+static void set_headers(struct pdl_xfer *x)
+{
+	struct curl_slist *list = NULL;
+
+	if (x->range_from > 0 && x->validator[0]) {
+		char line[sizeof(x->validator) + 16];
+		snprintf(line, sizeof(line), "If-Range: %s", x->validator);
+		const struct curl_slist *h;
+		for (h = x->env->headers; h; h = h->next)
+			if (!(list = append_or_free(list, h->data)))
+				break;
+		if (!h)
+			list = append_or_free(list, line);
+	}
+	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER,
+			 list ? list : x->env->headers);
+	curl_slist_free_all(x->headers);
+	x->headers = list;
 }
 
 void pdl_xfer_rearm(struct pdl_xfer *x, double now)
@@ -686,6 +763,7 @@ void pdl_xfer_rearm(struct pdl_xfer *x, double now)
 	char range[32];
 	snprintf(range, sizeof(range), "%" PRId64 "-", x->range_from);
 	curl_easy_setopt(x->h, CURLOPT_RANGE, x->range_from > 0 ? range : NULL);
+	set_headers(x);
 	double stall = now + (double)x->env->opt->stall_timeout_s;
 	pdl_xfer_wake_at(x, stall);
 }
@@ -702,6 +780,7 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->too_big = false;
 	x->started_over = false;
 	x->total = -1;
+	x->validator[0] = '\0';
 	x->disposition = NULL;
 	x->state = PDL_XFER_IDLE;
 	if (o->resume) {
@@ -744,6 +823,7 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	enum verdict v = judge(x, rc, err, sizeof(err));
 	if (x->bad_range) {
 		x->total = -1;
+		x->validator[0] = '\0';
 		sink_restart(&x->sink);
 	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &res->status);

@@ -85,6 +85,9 @@ struct pdl_sink {
  * small bodies can finish in one turn of the loop). */
 #define PDL_SINK_BUDGET (1024 * 1024)
 
+/* Longest ETag or Last-Modified kept; a longer one is not used. */
+#define PDL_VALIDATOR_MAX 256
+
 struct pdl_xfer {
 	CURL *h;
 	const struct pdl_env *env;
@@ -105,6 +108,15 @@ struct pdl_xfer {
 	int64_t resp_range_start;
 	int64_t resp_range_end;
 	int64_t resp_range_total;
+	/* Its strong ETag and Last-Modified, "" where it has none. */
+	char resp_etag[PDL_VALIDATOR_MAX];
+	char resp_date[PDL_VALIDATOR_MAX];
+	/* What tells the resource whose bytes the sink holds from a later
+	 * version: the strong ETag of the response the body came from, else
+	 * its Last-Modified; "" when none. A resumed attempt sends it as
+	 * If-Range. */
+	char validator[PDL_VALIDATOR_MAX];
+	struct curl_slist *headers; /* this attempt's: -H lines + If-Range */
 	/* The size of the resource whose bytes the sink holds, as its
 	 * response said (Content-Length of a 200, a Content-Range total);
 	 * -1: not known. Less than that after an attempt is a cut. */

@@ -183,6 +183,62 @@ class Resume(adversary.Adversarial):
         self.assertEqual(r["error"], "cut short: 600 of 1000 bytes")
         self.assert_files({"bystander": pattern(4321)})
 
+    # ---- a resource that changed between attempts ----------------------
+
+    def changed_midway(self, n, query, if_range, *opts, b_size=None,
+                       attempts=2):
+        """/versioned: cut in version A, then version B. The file must be
+        all of B, never A's head with B's tail. Returns the log."""
+        res, r = self.one("/versioned/%s/%d?%s" % (self.key, n, query),
+                          *opts, rc=0)
+        self.assertEqual(r["status"], 200, res)
+        self.assertEqual(r["attempts"], attempts, res)
+        log = self.requests("/versioned/")
+        self.assertEqual(len(log), attempts)
+        self.assertRegex(log[1]["headers"].get("Range", ""), r"^bytes=\d+-$")
+        self.assertEqual(log[1]["headers"].get("If-Range"), if_range)
+        b = bytes(255 - c for c in pattern(b_size or n))
+        self.assert_files({"bystander": pattern(4321), "target": b})
+        return log
+
+    def test_changed_resource_with_etag_starts_over(self):
+        log = self.changed_midway(100000, "after=40000", '"a"',
+                                  "-H", "X-Mine: kept")
+        # the -H lines still go with the per-attempt If-Range
+        self.assertEqual(log[0]["headers"].get("X-Mine"), "kept")
+        self.assertEqual(log[1]["headers"].get("X-Mine"), "kept")
+        self.assertNotIn("If-Range", log[0]["headers"])
+
+    def test_changed_large_resource_written_behind_starts_over(self):
+        self.changed_midway(3000000, "after=1000000", '"a"', "-j", "1")
+
+    def test_changed_resource_with_date_only_starts_over(self):
+        self.changed_midway(100000, "after=40000&validators=date",
+                            "Mon, 01 Jan 2024 00:00:00 GMT")
+
+    def test_weak_etag_is_no_validator_the_date_is(self):
+        self.changed_midway(100000, "after=40000&validators=weak",
+                            "Mon, 01 Jan 2024 00:00:00 GMT")
+
+    def test_changed_size_without_validators_starts_over(self):
+        # no validator: the resumed request gets B's range, but its
+        # Content-Range total is not A's length, so it starts over (at
+        # once, beside the one retry the cut took)
+        log = self.changed_midway(100000, "after=40000&validators=none"
+                                  "&size_b=150000", None, "--retries", "1",
+                                  b_size=150000, attempts=3)
+        self.assertNotIn("Range", log[2]["headers"])
+
+    def test_unchanged_resource_resumes_with_if_range(self):
+        n = 100000
+        res, r = self.one("/reset-once/%s/%d?after=40000&etag=v1" %
+                          (self.key, n), rc=0)
+        self.assertEqual(r["status"], 206, res)
+        log = self.requests("/reset-once/")
+        self.assertEqual(len(log), 2)
+        self.assertEqual(log[1]["headers"].get("If-Range"), '"v1"')
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
     def test_short_body_fails_after_retries_no_file(self):
         res, r = self.one("/short/50000?send=10000", "--retries", "2", rc=1)
         self.assertEqual(r["attempts"], 3)
