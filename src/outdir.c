@@ -703,7 +703,7 @@ static void release(struct pdl_outdir *d, const char *final, bool written)
 	/* Should this fail, the stale entry only numbers a later name. */
 	tmp = tmp_relpath(final);
 	/* a number becomes free again only when nothing was written */
-	freed = d->overwrite || (!written && on_disk(d, final) != 1);
+	freed = !written && (d->overwrite || on_disk(d, final) != 1);
 	pthread_mutex_lock(&d->lock);
 	nameset_remove(d->reserved, final);
 	if (tmp)
@@ -744,7 +744,12 @@ void pdl_outdir_release(struct pdl_outdir *d, const char *final)
 
 void pdl_outdir_release_written(struct pdl_outdir *d, const char *final)
 {
-	release(d, final, true);
+	/* With overwrite a file on disk does not take a name, so only being
+	 * held tells a later URL of this run not to replace this one's. */
+	if (d->overwrite)
+		pdl_outdir_keep(d, final);
+	else
+		release(d, final, true);
 }
 
 void pdl_outdir_forget(struct pdl_outdir *d)

@@ -49,7 +49,9 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 				    bool resume, char **final);
 void pdl_outdir_release(struct pdl_outdir *d, const char *final);
 /* The same for a name whose file was just put in place: spares the look on
- * disk that tells whether its number became free again. */
+ * disk that tells whether its number became free again. With overwrite the
+ * name stays taken for the rest of the run (pdl_outdir_keep): a later URL
+ * of the run that wants it is numbered, never put over this file. */
 void pdl_outdir_release_written(struct pdl_outdir *d, const char *final);
 /* The download of final is over but its name stays taken for the rest of
  * the run (-c, -n: a later URL of the same name is numbered as in the run

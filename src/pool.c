@@ -140,7 +140,7 @@ static void settle_one(struct pdl_pool *p, struct pdl_done *d)
 	}
 	/* With --continue every name stays reserved for the whole run, so a
 	 * later URL of the same name is numbered as in the run that made the
-	 * files. */
+	 * files; with --overwrite every name written (release_written). */
 	if (env->opt->resume)
 		pdl_outdir_keep(env->out, job->relname);
 	else if (res.outcome == PDL_OK)

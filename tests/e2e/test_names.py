@@ -187,6 +187,37 @@ class Names(harness.E2E):
         self.assertEqual(self.box.out_files(), {"19": pattern(19)})
         self.assert_clean()
 
+    def test_overwrite_numbers_a_later_url_of_the_run(self):
+        """--overwrite replaces what was there before the run, never a file
+        the run itself wrote: the second a.txt is a.1.txt as -n says,
+        also when it is read long after the first one was put in place
+        (300 lines apart, beyond the queue: -j 8 holds 64)."""
+        os.mkdir(self.box.out)
+        with open(os.path.join(self.box.out, "a.txt"), "wb") as f:
+            f.write(b"old\n")
+        fill = [self.url("/bytes/1") + " d/f%d" % i for i in range(300)]
+        lst = self.box.write_list([self.url("/bytes/10") + " a.txt"] + fill
+                                  + [self.url("/bytes/20") + " a.txt"])
+        plan = self.pdl("-n", "--overwrite", "--json", "-o", self.box.out,
+                        lst)
+        self.assertEqual(plan.rc, 0, plan)
+        planned = [o["path"] for o in plan.json() if o["type"] == "plan"]
+        self.assertEqual(
+            [os.path.relpath(planned[i], self.box.out) for i in (0, -1)],
+            ["a.txt", "a.1.txt"])
+        r = self.pdl("-j", "8", "--overwrite", "--json", "-o",
+                     self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        res = self.by_url(r)
+        self.assertEqual([res[self.url("/bytes/%d" % n)]["path"]
+                          for n in (10, 20)], [planned[0], planned[-1]])
+        got = self.box.out_files()
+        self.assertEqual(len(got), 302)
+        self.assertEqual(got["a.txt"], pattern(10))
+        self.assertEqual(got["a.1.txt"], pattern(20))
+        self.assertEqual(got["d/f299"], pattern(1))
+        self.assert_clean()
+
     # -- symlinks ---------------------------------------------------------
 
     def plant_link(self, name, target):

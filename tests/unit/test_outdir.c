@@ -288,6 +288,13 @@ static void test_reserve(void)
 	x = reserve_as(&d, "b.jpg", false, PDL_RESERVE_OK, "b.1.jpg");
 	drop(&d, b);
 	drop(&d, x);
+	/* ... and so do the files the run wrote, for the rest of the run */
+	b = reserve_as(&d, "w.jpg", false, PDL_RESERVE_OK, "w.jpg");
+	CHECK_INT(put(&d, b, "one"), 0);
+	pdl_outdir_release_written(&d, b);
+	free(b);
+	x = reserve_as(&d, "w.jpg", false, PDL_RESERVE_OK, "w.1.jpg");
+	drop(&d, x);
 	d.overwrite = false;
 
 	/* a final name never doubles as another transfer's temporary */
