@@ -140,8 +140,11 @@ static void settle_one(struct pdl_pool *p, struct pdl_done *d)
 	}
 	/* With --continue every name stays reserved for the whole run, so a
 	 * later URL of the same name is numbered as in the run that made the
-	 * files; with --overwrite every name written (release_written). */
-	if (env->opt->resume)
+	 * files; with --overwrite every name written (release_written). The
+	 * name of a URL that failed stays too: given back, it would go to a
+	 * later URL or not depending on which finished first, and numbering
+	 * follows the input order, as -n shows it. */
+	if (env->opt->resume || res.outcome == PDL_FAILED)
 		pdl_outdir_keep(env->out, job->relname);
 	else if (res.outcome == PDL_OK)
 		pdl_outdir_release_written(env->out, job->relname);

@@ -218,6 +218,46 @@ class Names(harness.E2E):
         self.assertEqual(got["d/f299"], pattern(1))
         self.assert_clean()
 
+    def test_failed_url_keeps_its_name(self):
+        """A URL that fails keeps its name for the rest of the run: the
+        later a.txt is a.1.txt as -n says, though the first failed long
+        before it was read (100 lines apart, beyond the -s queue), and a
+        -c run then downloads the first URL to a.txt and skips the
+        second, instead of taking the second's file for the first's."""
+        key = "keep%d" % os.getpid()
+        first = self.url("/flaky/%s/1?status=404" % key)
+        fill = [self.url("/bytes/1") + " d/f%d" % i for i in range(100)]
+        lst = self.box.write_list([first + " a.txt"] + fill
+                                  + [self.url("/bytes/20") + " a.txt"])
+        plan = self.pdl("-n", "--json", "-o", self.box.out, lst)
+        self.assertEqual(plan.rc, 0, plan)
+        planned = [o["path"] for o in plan.json() if o["type"] == "plan"]
+        self.assertEqual(
+            [os.path.relpath(planned[i], self.box.out) for i in (0, -1)],
+            ["a.txt", "a.1.txt"])
+        r = self.pdl("-s", "--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 1, r)
+        res = self.by_url(r)
+        self.assertFalse(res[first]["ok"], res[first])
+        self.assertEqual(res[self.url("/bytes/20")]["path"], planned[-1])
+        got = self.box.out_files()
+        self.assertNotIn("a.txt", got)
+        self.assertEqual(got["a.1.txt"], pattern(20))
+        self.assertEqual(len(got), 101)
+        again = self.pdl("-s", "-c", "--json", "-o", self.box.out, lst)
+        self.assertEqual(again.rc, 0, again)
+        res = self.by_url(again)
+        self.assertEqual(res[first]["path"], planned[0])
+        self.assertEqual(res[first]["status"], 200)
+        self.assertFalse(res[first].get("skipped", False))
+        self.assertTrue(res[self.url("/bytes/20")].get("skipped"))
+        self.assertEqual(res[self.url("/bytes/20")]["path"], planned[-1])
+        got = self.box.out_files()
+        self.assertEqual(got["a.txt"], ("flaky %s ok\n" % key).encode())
+        self.assertEqual(got["a.1.txt"], pattern(20))
+        self.assertEqual(len(got), 102)
+        self.assert_clean()
+
     # -- symlinks ---------------------------------------------------------
 
     def plant_link(self, name, target):
