@@ -486,25 +486,31 @@ void pdl_outdir_close(struct pdl_outdir *d)
 	d->dirfd = -1;
 }
 
-/* 1 when something (even a dangling symlink) has the name, 0 when not. */
-static int on_disk(struct pdl_outdir *d, const char *name)
+/* 1 when something (even a dangling symlink) has the name, 0 when not;
+ * *file tells whether it is one a download could have made there (a
+ * regular file or a symlink), not a directory or a FIFO. */
+static int on_disk(struct pdl_outdir *d, const char *name, bool *file)
 {
 	struct stat st;
 
+	*file = false;
 	if (d->dirfd < 0)
 		return 0; /* -n on a directory that does not exist yet */
 	if (d->seen && !strchr(name, '/') && !seen_maybe(d->seen, name))
 		return 0;
-	if (!fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+	if (!fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+		*file = S_ISREG(st.st_mode) || S_ISLNK(st.st_mode);
 		return 1;
+	}
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 }
 
 /* Temporary names are reserved too, so that a final name like
  * ".a.pdl-part" and the transfer of "a" never share a file. */
-/* With resume set, a name on disk does not count as taken: it is this
+/* With resume set, a file on disk does not count as taken: it is this
  * URL's file from the run that made it (*exists tells). Only an earlier URL
- * of this run holding the name moves a later one on to the next number. */
+ * of this run holding the name, or something no download makes (a
+ * directory), moves a later one on to the next number. */
 static int try_reserve(struct pdl_outdir *d, const char *cand, bool resume,
 		       bool *exists)
 {
@@ -530,8 +536,9 @@ static int try_reserve(struct pdl_outdir *d, const char *cand, bool resume,
 	 * the lock: a stat under it would hold up every transfer that
 	 * finishes meanwhile (bench/NOTES.md). */
 	if (!taken && (resume || !d->overwrite)) {
-		int disk = on_disk(d, cand);
-		if (resume) {
+		bool file;
+		int disk = on_disk(d, cand, &file);
+		if (resume && (disk != 1 || file)) {
 			taken = disk < 0 ? -1 : 0;
 			*exists = disk == 1;
 		} else {
@@ -696,14 +703,14 @@ void pdl_outdir_remove_temps(struct pdl_outdir *d)
 static void release(struct pdl_outdir *d, const char *final, bool written)
 {
 	char *tmp;
-	bool freed;
+	bool freed, file;
 
 	if (!final)
 		return;
 	/* Should this fail, the stale entry only numbers a later name. */
 	tmp = tmp_relpath(final);
 	/* a number becomes free again only when nothing was written */
-	freed = !written && (d->overwrite || on_disk(d, final) != 1);
+	freed = !written && (d->overwrite || on_disk(d, final, &file) != 1);
 	pthread_mutex_lock(&d->lock);
 	nameset_remove(d->reserved, final);
 	if (tmp)

@@ -41,9 +41,10 @@ enum pdl_reserve {
 /* Picks the final name for want (a checked relative path): want itself when
  * free both on disk and among names in flight, else want numbered .1, .2,
  * ... With overwrite set, an existing file does not count as taken. With
- * resume set, only names held by earlier URLs of the run are passed over;
- * the first other candidate is returned, with PDL_RESERVE_EXISTS when a
- * file has it already. *final is malloc'd; pdl_outdir_release hands the
+ * resume set, only names held by earlier URLs of the run, or by something
+ * on disk other than a regular file or a symlink, are passed over; the
+ * first other candidate is returned, with PDL_RESERVE_EXISTS when a file
+ * has it already. *final is malloc'd; pdl_outdir_release hands the
  * name back (the caller still frees *final). */
 enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 				    bool resume, char **final);

@@ -258,6 +258,31 @@ class Names(harness.E2E):
         self.assertEqual(len(got), 102)
         self.assert_clean()
 
+    def test_continue_numbers_past_a_directory(self):
+        """-c skips a URL whose file is there, but a directory at the name
+        is no download of it: the URL is numbered past it, and the next -c
+        run skips the numbered file."""
+        os.makedirs(os.path.join(self.box.out, "adir"))
+        lst = self.box.write_list([self.url("/bytes/12") + " adir"])
+        want = os.path.join(self.box.out, "adir.1")
+        plan = self.pdl("-n", "-c", "-o", self.box.out, lst)
+        self.assertEqual(plan.rc, 0, plan)
+        self.assertEqual(plan.stdout.splitlines()[0],
+                         "%s -> %s" % (self.url("/bytes/12"), want))
+        r = self.pdl("-c", "--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        f = r.files()[0]
+        self.assertEqual((f["path"], f["ok"], f.get("skipped", False)),
+                         (want, True, False))
+        self.assertTrue(os.path.isdir(os.path.join(self.box.out, "adir")))
+        self.assertEqual(self.box.out_files(), {"adir.1": pattern(12)})
+        again = self.pdl("-c", "--json", "-o", self.box.out, lst)
+        self.assertEqual(again.rc, 0, again)
+        f = again.files()[0]
+        self.assertEqual((f["path"], f.get("skipped")), (want, True))
+        self.assertEqual(self.box.out_files(), {"adir.1": pattern(12)})
+        self.assert_clean()
+
     # -- symlinks ---------------------------------------------------------
 
     def plant_link(self, name, target):

@@ -277,6 +277,8 @@ static void test_reserve(void)
 	drop(&d, b);
 	free(x);
 	drop(&d, reserve_as(&d, "c.jpg", true, PDL_RESERVE_EXISTS, "c.jpg"));
+	/* ... but a directory is no file of the URL's: numbered past */
+	drop(&d, reserve_as(&d, "dir.jpg", true, PDL_RESERVE_OK, "dir.1.jpg"));
 	a = reserve_as(&d, "new.jpg", true, PDL_RESERVE_OK, "new.jpg");
 	a1 = reserve_as(&d, "new.jpg", true, PDL_RESERVE_OK, "new.1.jpg");
 	drop(&d, a);
