@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -785,11 +786,14 @@ static void outfile_finish(struct pdl_outfile *f)
 {
 	if (f->fd >= 0)
 		close(f->fd);
+	if (f->lockfd >= 0)
+		close(f->lockfd);
 	if (f->parentfd >= 0 && (!f->dir || f->parentfd != f->dir->dirfd))
 		close(f->parentfd);
 	free(f->tmpname);
 	free(f->base);
 	f->fd = -1;
+	f->lockfd = -1;
 	f->parentfd = -1;
 	f->tmpname = NULL;
 	f->base = NULL;
@@ -856,9 +860,40 @@ static int open_parent(struct pdl_outfile *f, const char *relname,
 	return 0;
 }
 
-/* A kept partial file is appended to only when it is a plain file of its
- * own: a hard link would carry the write to a file elsewhere. */
-static int open_partial(struct pdl_outfile *f)
+/* True when fd is the file at tmpname now, not one put there since. */
+static bool is_at_tmpname(struct pdl_outfile *f, int fd)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 ||
+	    fstatat(f->parentfd, f->tmpname, &b, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* A named temporary file belongs to the process that holds a flock on it,
+ * from its creation to its rename: another pdl on the same directory never
+ * removes, appends to or renames it. EBUSY when another process holds fd's
+ * file, EAGAIN when the name was given to another file meanwhile. */
+static int claim(struct pdl_outfile *f, int fd)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			errno = EBUSY;
+		return -1;
+	}
+	if (!is_at_tmpname(f, fd)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return 0;
+}
+
+/* A temporary file already there (kept by -c, or left by a run that was
+ * killed) is taken over only when it is a plain file of its own that no
+ * process holds: a hard link would carry the writes to a file elsewhere.
+ * Appended to with resume set, else emptied. */
+static int open_existing(struct pdl_outfile *f, bool resume)
 {
 	struct stat st;
 	int flags;
@@ -870,9 +905,9 @@ static int open_partial(struct pdl_outfile *f)
 		return -1;
 	}
 	/* O_NONBLOCK: should it have become a FIFO since, do not hang */
-	f->fd =
-	    openat(f->parentfd, f->tmpname,
-		   O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	f->fd = openat(f->parentfd, f->tmpname,
+		       O_WRONLY | (resume ? O_APPEND : 0) | O_NOFOLLOW |
+			   O_NONBLOCK | O_CLOEXEC);
 	if (f->fd < 0)
 		return -1;
 	if (fstat(f->fd, &st) < 0)
@@ -885,8 +920,14 @@ static int open_partial(struct pdl_outfile *f)
 		errno = EMLINK;
 		return -1;
 	}
+	if (claim(f, f->fd) < 0)
+		return -1;
 	flags = fcntl(f->fd, F_GETFL);
 	if (flags < 0 || fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return -1;
+	if (!resume)
+		return ftruncate(f->fd, 0);
+	if (fstat(f->fd, &st) < 0)
 		return -1;
 	f->resumed_from = st.st_size;
 	return 0;
@@ -899,6 +940,70 @@ static int create_tmp(struct pdl_outfile *f)
 		      0666);
 }
 
+static void close_fd(struct pdl_outfile *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+/* The named temporary file of f, made or taken over; EBUSY when another
+ * process is writing it. */
+static int open_named(struct pdl_outfile *f, bool resume)
+{
+	/* each turn finds the name changed by another process: few */
+	for (int tries = 0; tries < 8; tries++) {
+		/* without resume, one there is most often none: made first */
+		if (resume || tries) {
+			if (!open_existing(f, resume))
+				return 0;
+			int err = errno;
+			close_fd(f);
+			/* A link or a FIFO is no temporary file of ours: its
+			 * name is removed (never what it points to) and the
+			 * file made anew. */
+			if (err == EMLINK || err == EINVAL) {
+				if (unlinkat(f->parentfd, f->tmpname, 0) < 0 &&
+				    errno != ENOENT)
+					return -1;
+				continue;
+			}
+			if (err != ENOENT && err != EAGAIN) {
+				errno = err;
+				return -1;
+			}
+		}
+		f->fd = create_tmp(f);
+		if (f->fd < 0 && errno != EEXIST)
+			return -1;
+		if (f->fd >= 0 && !claim(f, f->fd))
+			return 0;
+		if (f->fd >= 0 && errno != EAGAIN)
+			return -1;
+		close_fd(f);
+	}
+	errno = EBUSY;
+	return -1;
+}
+
+/* A temporary file under the name of an unnamed one's is one left by a
+ * run that was killed, or the file of another pdl that writes it now (-c,
+ * --overwrite): removed only when no process holds it. */
+static void remove_stale(struct pdl_outfile *f)
+{
+	int fd = openat(f->parentfd, f->tmpname,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			unlinkat(f->parentfd, f->tmpname, 0); /* a link */
+		return;
+	}
+	if (!claim(f, fd))
+		unlinkat(f->parentfd, f->tmpname, 0);
+	close(fd);
+}
+
 int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 		     const char *relname, bool resume)
 {
@@ -909,6 +1014,7 @@ int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 	f->dir = d;
 	f->parentfd = d->dirfd;
 	f->fd = -1;
+	f->lockfd = -1;
 	if (open_parent(f, relname, &base) < 0)
 		goto fail;
 	f->base = strdup(base);
@@ -928,32 +1034,10 @@ int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 		/* a part left by a killed run goes, as with a named file */
 		if (f->parentfd != d->dirfd || !d->seen ||
 		    seen_maybe(d->seen, f->tmpname))
-			unlinkat(f->parentfd, f->tmpname, 0);
+			remove_stale(f);
 		return 0;
-	} else if (resume) {
-		if (!open_partial(f))
-			return 0;
-		/* A link or a FIFO is no partial file of ours: its name is
-		 * removed (never what it points to) and the file made anew. */
-		if (errno == EMLINK || errno == EINVAL) {
-			if (f->fd >= 0)
-				close(f->fd);
-			f->fd = -1;
-			if (unlinkat(f->parentfd, f->tmpname, 0) < 0)
-				goto fail;
-			errno = ENOENT;
-		}
-		if (errno != ENOENT)
-			goto fail;
-		f->fd = create_tmp(f);
-	} else {
-		f->fd = create_tmp(f);
-		/* left by a run that was killed before it could clean up */
-		if (f->fd < 0 && errno == EEXIST &&
-		    !unlinkat(f->parentfd, f->tmpname, 0))
-			f->fd = create_tmp(f);
 	}
-	if (f->fd >= 0)
+	if (!open_named(f, resume))
 		return 0;
 fail:
 	saved = errno;
@@ -1047,10 +1131,19 @@ int pdl_outfile_commit(struct pdl_outfile *f)
 		f->fd = -1;
 	} else {
 		/* close reports delayed write errors (NFS, quotas); a second
-		 * commit, under another name, finds it closed */
+		 * commit, under another name, finds it closed. A copy keeps
+		 * the lock, and tells the file is still the one at tmpname:
+		 * never is another process's put in place. */
 		if (f->fd >= 0) {
+			f->lockfd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
 			rc = close(f->fd);
 			f->fd = -1;
+			if (f->lockfd < 0)
+				rc = -1;
+		}
+		if (!rc && !is_at_tmpname(f, f->lockfd)) {
+			errno = EBUSY;
+			rc = -1;
 		}
 		if (!rc && f->dir->overwrite)
 			rc = renameat(f->parentfd, f->tmpname, f->parentfd,
@@ -1060,7 +1153,7 @@ int pdl_outfile_commit(struct pdl_outfile *f)
 		if (rc < 0 && errno == EEXIST && !f->dir->overwrite)
 			return -1; /* kept, for another name */
 		saved = errno;
-		if (rc < 0)
+		if (rc < 0 && saved != EBUSY)
 			unlinkat(f->parentfd, f->tmpname, 0);
 	}
 	/* while the name is still reserved: whoever takes it next sees it */
@@ -1085,10 +1178,11 @@ int pdl_outfile_rename(struct pdl_outfile *f, const char *relname)
 
 void pdl_outfile_abort(struct pdl_outfile *f, bool keep)
 {
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	if (!keep && !f->unnamed && f->tmpname)
+	int fd = f->lockfd >= 0 ? f->lockfd : f->fd;
+
+	/* only our own file, still locked: not one another process made */
+	if (!keep && !f->unnamed && f->tmpname && fd >= 0 &&
+	    is_at_tmpname(f, fd))
 		unlinkat(f->parentfd, f->tmpname, 0);
 	outfile_finish(f);
 }

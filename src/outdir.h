@@ -75,6 +75,7 @@ struct pdl_outfile {
 	struct pdl_outdir *dir;
 	int parentfd; /* directory holding the file (may be dir->dirfd) */
 	int fd;
+	int lockfd;    /* holds the flock of a named file from its close on */
 	char *tmpname; /* in parentfd */
 	char *base;    /* final name in parentfd */
 	int64_t written;

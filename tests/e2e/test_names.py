@@ -283,6 +283,62 @@ class Names(harness.E2E):
         self.assertEqual(self.box.out_files(), {"adir.1": pattern(12)})
         self.assert_clean()
 
+    # -- two processes on one directory ------------------------------------
+
+    def test_second_process_never_takes_a_named_temporary_file(self):
+        """A named temporary file (--overwrite, -c) is held by the process
+        writing it: a second pdl on the same directory and name neither
+        removes, appends to nor replaces it, but fails that URL at once
+        as busy; the first one's file arrives whole."""
+        import adversary
+        import signal
+        import time
+        slow = adversary.slow_factor()
+        for i, opt in enumerate(("--overwrite", "-c")):
+            with self.subTest(opt=opt):
+                out = os.path.join(self.box.out, "o%d" % i)
+                w1 = self.box.write_list([self.url(
+                    "/bytes/300000?chunk=10000&interval_ms=100") + " x"],
+                    name="w1-%d.txt" % i)
+                w2 = self.box.write_list(
+                    [self.url("/stall/300000?after=150000") + " x"],
+                    name="w2-%d.txt" % i)
+                tmp = os.path.join(out, ".x" + harness.TMP_SUFFIX)
+                p1 = adversary.start_pdl([opt, "--json", "-o", out, w1])
+                p2 = None
+                try:
+                    until = time.monotonic() + 10 * slow
+                    while not os.path.exists(tmp) and \
+                            time.monotonic() < until:
+                        time.sleep(0.02)
+                    self.assertTrue(os.path.exists(tmp))
+                    p2 = adversary.start_pdl([opt, "--json", "--retries",
+                                              "0", "-o", out, w2])
+                    try:
+                        p2.wait(10 * slow)
+                    except Exception:
+                        p2.send_signal(signal.SIGINT)
+                    r2 = adversary.finish(p2, 30 * slow)
+                    r1 = adversary.finish(p1, 30 * slow)
+                finally:
+                    for p in (p1, p2):
+                        if p and p.poll() is None:
+                            p.kill()
+                            p.wait()
+                got = {k: v for k, v in self.box.out_files().items()
+                       if k.startswith("o%d/" % i)}
+                self.assertEqual(sorted(got), ["o%d/x" % i])
+                self.assertEqual(len(got["o%d/x" % i]), 300000)
+                self.assertEqual(got["o%d/x" % i], pattern(300000))
+                self.assertEqual(r1.rc, 0, r1)
+                self.assertEqual(r1.files()[0]["path"],
+                                 os.path.join(out, "x"))
+                self.assertEqual(r2.rc, 1, r2)
+                f = r2.files()[0]
+                self.assertFalse(f["ok"], f)
+                self.assertIn("busy", f["error"])
+        self.assert_clean()
+
     # -- symlinks ---------------------------------------------------------
 
     def plant_link(self, name, target):

@@ -817,6 +817,48 @@ static void test_unnamed(void)
 	pdl_outdir_close(&d);
 }
 
+/* A named temporary file is the flock holder's: another writer of the
+ * same name (another process; here another open file) gets EBUSY, one
+ * left unlocked is taken over, and a file put at the temporary name by
+ * someone else is never renamed into place. */
+static void test_locked_temps(void)
+{
+	struct pdl_outdir a, b;
+	struct pdl_outfile f, g;
+
+	CHECK(mkdir("locked", 0755) == 0);
+	open_dir(&a, "locked");
+	open_dir(&b, "locked");
+	a.overwrite = b.overwrite = true; /* named temporary files */
+	CHECK_INT(pdl_outfile_open(&f, &a, "x", false), 0);
+	CHECK_INT(pdl_outfile_write(&f, "mine", 4), 0);
+	for (int resume = 0; resume < 2; resume++) {
+		errno = 0;
+		CHECK_INT(pdl_outfile_open(&g, &b, "x", resume), -1);
+		CHECK_INT(errno, EBUSY);
+	}
+	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_FILE("locked/x", "mine");
+	/* left by a run that was killed: emptied and used */
+	write_file("locked/.y.pdl-part", "stale");
+	CHECK_INT(pdl_outfile_open(&g, &b, "y", false), 0);
+	CHECK_INT(pdl_outfile_write(&g, "new", 3), 0);
+	CHECK_INT(pdl_outfile_commit(&g), 0);
+	CHECK_FILE("locked/y", "new");
+	/* replaced behind our back: the commit refuses */
+	CHECK_INT(pdl_outfile_open(&f, &a, "z", false), 0);
+	CHECK_INT(pdl_outfile_write(&f, "mine", 4), 0);
+	CHECK(unlink("locked/.z.pdl-part") == 0);
+	write_file("locked/.z.pdl-part", "theirs");
+	errno = 0;
+	CHECK_INT(pdl_outfile_commit(&f), -1);
+	CHECK_INT(errno, EBUSY);
+	CHECK(!exists("locked/z"));
+	CHECK_FILE("locked/.z.pdl-part", "theirs");
+	pdl_outdir_close(&a);
+	pdl_outdir_close(&b);
+}
+
 static void test_concurrent(void)
 {
 	pthread_t t[NTHREADS];
@@ -851,6 +893,7 @@ int main(void)
 	test_taken_names();
 	test_kept_names();
 	test_unnamed();
+	test_locked_temps();
 	test_concurrent();
 	if (chdir("/") < 0 ||
 	    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0) {
