@@ -180,6 +180,16 @@ static void take_validator(struct pdl_xfer *x)
 		 x->resp_etag[0] ? x->resp_etag : x->resp_date);
 }
 
+/* Whether the transfer is over HTTP(S): the scheme of the connection
+ * last used, which a redirect may have changed. Taken as HTTP when
+ * libcurl does not say. */
+static bool over_http(CURL *h)
+{
+	char *scheme = NULL;
+	curl_easy_getinfo(h, CURLINFO_SCHEME, &scheme);
+	return !scheme || !strncasecmp(scheme, "http", 4);
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
 	struct pdl_xfer *x = userdata;
@@ -187,6 +197,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	char line[1024];
 	size_t l = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
 
+	/* FTP server replies come here too: no HTTP header is in them. */
+	if (!over_http(x->h))
+		return len;
 	memcpy(line, data, l);
 	line[l] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
@@ -342,13 +355,36 @@ static bool range_continues(const struct pdl_xfer *x)
 	       x->resp_range_end < x->resp_range_total;
 }
 
+/* Over FTP the Range is a REST at range_from: libcurl fails the
+ * transfer itself when the server does not take it or when the offset is
+ * beyond the size SIZE gave, so a body is the rest from there. The size
+ * libcurl announces is that of the rest (-1 without SIZE); the file must
+ * come to range_from more. Another total than the one known is another
+ * version of the file: start over next time. */
+static bool ftp_continues(struct pdl_xfer *x)
+{
+	curl_off_t rest = -1;
+	curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &rest);
+	int64_t total = rest >= 0 ? x->range_from + (int64_t)rest : -1;
+	if (total >= 0 && x->total >= 0 && total != x->total) {
+		x->bad_range = true;
+		return false;
+	}
+	if (total >= 0)
+		x->total = total;
+	return true;
+}
+
 /* The first body bytes of an attempt: decide whether they continue what
- * came before (206 at the offset asked for) or replace it. A body
- * announced larger than memory holds goes to its file at once. */
+ * came before (206 at the offset asked for, or any body of a resumed FTP
+ * transfer) or replace it. A body announced larger than memory holds
+ * goes to its file at once. */
 static bool begin_body(struct pdl_xfer *x)
 {
 	struct pdl_sink *s = &x->sink;
 
+	if (x->range_from > 0 && !over_http(x->h))
+		return ftp_continues(x);
 	if (x->range_from > 0 && x->resp_code == 206) {
 		if (range_continues(x)) {
 			/* Nothing known yet (a part kept by an earlier
@@ -478,6 +514,17 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 {
 	long code = 0;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	if (rc == CURLE_OK && x->range_from > 0 && !x->body_started &&
+	    !over_http(x->h)) {
+		/* Nothing after the offset of a resumed FTP transfer: the
+		 * kept bytes are as long as the file, but nothing tells they
+		 * are its bytes. Start over, as after an HTTP 416. */
+		snprintf(err, n,
+			 "nothing after offset %" PRId64 "; starting over",
+			 x->range_from);
+		x->bad_range = true;
+		return V_RETRY;
+	}
 	if (rc == CURLE_OK) {
 		int64_t have = sink_offset(&x->sink);
 		if (x->total < 0 || have >= x->total)
@@ -510,6 +557,16 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 	}
 	if (x->bad_range) {
 		snprintf(err, n, "server answered a different range");
+		return V_RETRY;
+	}
+	if ((rc == CURLE_BAD_DOWNLOAD_RESUME ||
+	     rc == CURLE_FTP_COULDNT_USE_REST) &&
+	    x->range_from > 0) {
+		/* FTP: the kept part is longer than the file, or the server
+		 * takes no REST. */
+		snprintf(err, n, "%.200s; starting over",
+			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+		x->bad_range = true;
 		return V_RETRY;
 	}
 	if (rc == CURLE_HTTP_RETURNED_ERROR && code == 416 &&
@@ -816,7 +873,7 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	 * request: the resource is empty now. begin_body never ran to
 	 * forget what earlier attempts got, so that is done here. */
 	if (rc == CURLE_OK && x->range_from > 0 && !x->body_started &&
-	    x->resp_code != 206 && restart_whole(x, -1)) {
+	    x->resp_code != 206 && over_http(x->h) && restart_whole(x, -1)) {
 		x->write_errno = errno;
 		rc = CURLE_WRITE_ERROR;
 	}

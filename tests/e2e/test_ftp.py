@@ -1,5 +1,6 @@
 """End-to-end: FTP. Plain downloads with --proto ftp, refusal without it, a
-missing file.
+missing file, -c on a kept partial file (resumed with REST), kept parts
+that cannot be continued, and a data connection cut mid-way.
 
 The server is pyftpdlib (Debian's python3-pyftpdlib, which scripts/test.sh
 installs): anonymous and read-only over a temporary directory, on 127.0.0.1
@@ -42,7 +43,8 @@ class Ftp:
     file name to K: the first RETR of that file sends only K bytes and
     then closes the data connection (426 on the control connection), as a
     connection cut mid-way would; when `changes` has bytes for that file,
-    they replace it right after the cut."""
+    they replace it right after the cut. With `no_rest` set it refuses
+    REST (502)."""
 
     def __init__(self, root):
         outer = self
@@ -50,6 +52,7 @@ class Ftp:
         self.commands = []
         self.cuts = {}
         self.changes = {}
+        self.no_rest = False
         self.root = root
         auth = DummyAuthorizer()
         auth.add_anonymous(root)  # perm "elr": read-only
@@ -86,6 +89,12 @@ class Ftp:
                     outer.commands.append((cmd, arg))
                 return super().pre_process_command(line, cmd, arg)
 
+            def ftp_REST(self, line):
+                if outer.no_rest:
+                    self.respond("502 REST not implemented here.")
+                    return None
+                return super().ftp_REST(line)
+
         self.server = FTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.socket.getsockname()[1]
         self.base = "ftp://127.0.0.1:%d" % self.port
@@ -114,6 +123,7 @@ class Ftp:
             self.commands = []
             self.cuts = {}
             self.changes = {}
+            self.no_rest = False
 
     def stop(self):
         self.stopping.set()
@@ -155,6 +165,13 @@ class FtpTest(adversary.Adversarial):
         res, _ = self.json_run(["%s target" % url], *(proto + opts), rc=rc,
                                timeout=60 * adversary.slow_factor())
         return res, self.by_url(res)[url]
+
+    def kept_partial(self, data):
+        """out/.target.pdl-part holds data, as an earlier -c run left it."""
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
+            f.write(data)
+        self.outside = self.box.snapshot_outside()
 
     # ---- plain downloads ------------------------------------------------
 
@@ -208,6 +225,140 @@ class FtpTest(adversary.Adversarial):
         res, r = self.one("nothere.bin", "-c", rc=1)
         self.assertFalse(r["ok"])
         self.assert_files({})
+
+    # ---- -c on a kept partial file ------------------------------------
+
+    def continues(self, name, have, *opts):
+        data = self.files[name]
+        self.kept_partial(data[:have])
+        res, r = self.one(name, "-c", *opts, rc=0)
+        self.assertTrue(r["ok"], r)
+        self.assertEqual(r["attempts"], 1, r)
+        self.assertEqual(r["bytes"], len(data) - have, r)
+        self.assertEqual(self.ftp.sent("REST"), [str(have)])
+        self.assertEqual(self.ftp.sent("RETR"), [name])
+        self.assert_files({"target": data})
+
+    def test_continue_resumes_kept_half_with_rest(self):
+        self.continues("b.bin", 50000)
+
+    def test_continue_resumes_kept_part_of_a_large_file(self):
+        self.continues("big.bin", 1234567)
+
+    def test_continue_resumes_kept_part_alone(self):
+        # one transfer per loop: the file is written behind the loop
+        self.continues("big.bin", 1000000, "-j", "1")
+
+    def test_continue_partial_longer_than_file_starts_over(self):
+        # libcurl refuses an offset beyond the size SIZE gave (as HTTP
+        # answers 416): the kept part is thrown away and the file fetched
+        # from byte 0 at once, even with --retries 0
+        self.kept_partial(b"x" * (SMALL + 1000))
+        res, r = self.one("a.bin", "-c", "--retries", "0", rc=0)
+        self.assertEqual(r["attempts"], 2, r)
+        self.assertEqual(r["bytes"], SMALL, r)
+        self.assertEqual(r["status"], 226, r)
+        self.assertEqual(self.ftp.sent("REST"), [])
+        self.assertEqual(self.ftp.sent("RETR"), ["a.bin"])
+        self.assert_files({"target": self.files["a.bin"]})
+
+    def test_continue_partial_as_long_as_file_starts_over(self):
+        # nothing left to fetch from that offset, and no way to tell the
+        # kept bytes are the file's: fetched again from 0, as HTTP's 416
+        # does, never an empty file or the kept bytes saved as the file
+        self.kept_partial(b"y" * SMALL)
+        res, r = self.one("a.bin", "-c", "--retries", "0", rc=0)
+        self.assertEqual(r["attempts"], 2, r)
+        self.assertEqual(r["bytes"], SMALL, r)
+        # libcurl sees from SIZE that nothing is left: no REST, no RETR
+        self.assertEqual(self.ftp.sent("REST"), [])
+        self.assertEqual(self.ftp.sent("RETR"), ["a.bin"])
+        self.assert_files({"target": self.files["a.bin"]})
+
+    def test_continue_partial_not_a_prefix_is_appended_to(self):
+        # FTP has no validator: kept bytes that are not the file's head
+        # cannot be told from its head, as with HTTP without one (the man
+        # page's --continue says so). What is saved is exactly those bytes
+        # and the rest of the file, of the file's size.
+        data = self.files["b.bin"]
+        junk = b"z" * 30000
+        self.kept_partial(junk)
+        res, r = self.one("b.bin", "-c", rc=0)
+        self.assertEqual(self.ftp.sent("REST"), ["30000"])
+        self.assert_files({"target": junk + data[30000:]})
+
+    def test_continue_where_rest_is_refused_starts_over(self):
+        # libcurl fails a resumed transfer whose REST is refused: the kept
+        # part is thrown away and the file fetched from 0 at once
+        self.ftp.no_rest = True
+        self.kept_partial(self.files["b.bin"][:30000])
+        res, r = self.one("b.bin", "-c", "--retries", "0", rc=0)
+        self.assertEqual(r["attempts"], 2, r)
+        self.assertEqual(r["bytes"], 100000, r)
+        self.assertEqual(self.ftp.sent("REST"), ["30000"])
+        self.assertEqual(self.ftp.sent("RETR"), ["b.bin"])
+        self.assert_files({"target": self.files["b.bin"]})
+
+    # ---- a data connection cut mid-way ---------------------------------
+
+    def cut_resumes(self, name, k, *opts):
+        data = self.files[name]
+        self.ftp.cuts[name] = k
+        res, r = self.one(name, *opts, rc=0)
+        self.assertTrue(r["ok"], r)
+        self.assertEqual(r["attempts"], 2, r)
+        rest = self.ftp.sent("REST")
+        self.assertEqual(len(rest), 1, self.ftp.commands)
+        self.assertTrue(0 < int(rest[0]) <= k, rest)
+        self.assertEqual(r["bytes"], len(data) - int(rest[0]) + k, r)
+        self.assertEqual(self.ftp.sent("RETR"), [name] * 2)
+        self.assert_files({"target": data})
+
+    def test_cut_small_file_resumes_from_memory(self):
+        self.cut_resumes("b.bin", 40000)
+
+    def test_cut_large_file_resumes(self):
+        self.cut_resumes("big.bin", 1000000)
+
+    def test_cut_large_file_alone_resumes(self):
+        self.cut_resumes("c.bin", 600000, "-j", "1")
+
+    def test_cut_then_file_of_another_size_starts_over(self):
+        # the file is replaced by a longer one after the cut: the resumed
+        # transfer's size (REST offset plus the rest SIZE gives) is not
+        # the first one's, so the file is fetched again from 0
+        name = "changing.bin"
+        old, new = pattern(200000), pattern(250000, 100)
+        with open(os.path.join(self.root, name), "wb") as f:
+            f.write(old)
+        try:
+            self.ftp.cuts[name] = 80000
+            self.ftp.changes[name] = new
+            res, r = self.one(name, rc=0)
+        finally:
+            os.remove(os.path.join(self.root, name))
+        self.assertEqual(r["attempts"], 3, r)
+        self.assertEqual(len(self.ftp.sent("REST")), 1, self.ftp.commands)
+        self.assertEqual(self.ftp.sent("RETR"), [name] * 3)
+        self.assert_files({"target": new})
+
+    def test_cut_with_retries_0_keeps_partial_for_continue(self):
+        data = self.files["big.bin"]
+        self.ftp.cuts["big.bin"] = 900000
+        res, r = self.one("big.bin", "-c", "--retries", "0", rc=1)
+        self.assertFalse(r["ok"])
+        self.assertEqual(r["attempts"], 1, r)
+        self.assertRegex(r["error"], r"(?i)transfer closed|remaining")
+        part = os.path.join(self.box.out, ".target.pdl-part")
+        with open(part, "rb") as f:
+            kept = f.read()
+        self.assertTrue(0 < len(kept) <= 900000, len(kept))
+        self.assertEqual(kept, data[:len(kept)])
+        self.assert_files({}, allow_temp=True)
+        self.ftp.reset()
+        res, r = self.one("big.bin", "-c", rc=0)
+        self.assertEqual(self.ftp.sent("REST"), [str(len(kept))])
+        self.assert_files({"target": data})
 
 
 if __name__ == "__main__":
