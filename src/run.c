@@ -609,7 +609,6 @@ int pdl_run(const struct pdl_options *o)
 		pdl_errorf("cannot set up signal handling");
 		goto out_curl;
 	}
-	pdl_signals_on_stop(&r->sig, on_stop, r);
 	if (pdl_outdir_open(&r->out, o->output_dir, !o->dry_run, err,
 			    sizeof(err))) {
 		pdl_errorf("%s", err);
@@ -642,6 +641,9 @@ int pdl_run(const struct pdl_options *o)
 		goto out_env;
 	}
 	pdl_report_init(&r->report, o, stdout);
+	/* Only now: on_stop reaches the report. A stop before (while stdin
+	 * is copied for --compare) is seen through r->stop alone. */
+	pdl_signals_on_stop(&r->sig, on_stop, r);
 	if (want_progress(o) && !pdl_progress_start(&r->progress, stderr)) {
 		r->report.progress = &r->progress;
 		pdl_log_set_hook(progress_hook, &r->progress);
@@ -671,6 +673,8 @@ int pdl_run(const struct pdl_options *o)
 	pdl_report_summary(&r->report, &sum);
 	status = exit_status(r);
 
+	/* before the report goes: on_stop uses it */
+	pdl_signals_on_stop(&r->sig, NULL, NULL);
 	pdl_report_finish(&r->report);
 	if (o->max_per_host)
 		pdl_hostlimit_finish(&r->hosts);
