@@ -488,19 +488,21 @@ void pdl_outdir_close(struct pdl_outdir *d)
 }
 
 /* 1 when something (even a dangling symlink) has the name, 0 when not;
- * *file tells whether it is one a download could have made there (a
- * regular file or a symlink), not a directory or a FIFO. */
+ * *file, unless NULL, tells whether it is one a download could have made
+ * there (a regular file or a symlink), not a directory or a FIFO. */
 static int on_disk(struct pdl_outdir *d, const char *name, bool *file)
 {
 	struct stat st;
 
-	*file = false;
+	if (file)
+		*file = false;
 	if (d->dirfd < 0)
 		return 0; /* -n on a directory that does not exist yet */
 	if (d->seen && !strchr(name, '/') && !seen_maybe(d->seen, name))
 		return 0;
 	if (!fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
-		*file = S_ISREG(st.st_mode) || S_ISLNK(st.st_mode);
+		if (file)
+			*file = S_ISREG(st.st_mode) || S_ISLNK(st.st_mode);
 		return 1;
 	}
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
@@ -704,14 +706,14 @@ void pdl_outdir_remove_temps(struct pdl_outdir *d)
 static void release(struct pdl_outdir *d, const char *final, bool written)
 {
 	char *tmp;
-	bool freed, file;
+	bool freed;
 
 	if (!final)
 		return;
 	/* Should this fail, the stale entry only numbers a later name. */
 	tmp = tmp_relpath(final);
 	/* a number becomes free again only when nothing was written */
-	freed = !written && (d->overwrite || on_disk(d, final, &file) != 1);
+	freed = !written && (d->overwrite || on_disk(d, final, NULL) != 1);
 	pthread_mutex_lock(&d->lock);
 	nameset_remove(d->reserved, final);
 	if (tmp)

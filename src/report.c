@@ -138,15 +138,13 @@ void pdl_report_stop_muted(struct pdl_report *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-bool pdl_report_unmute(struct pdl_report *r)
+void pdl_report_unmute(struct pdl_report *r)
 {
 	pthread_mutex_lock(&r->lock);
-	bool stopped = r->mode == PDL_REPORT_STOPPED;
-	if (!stopped)
+	if (r->mode != PDL_REPORT_STOPPED)
 		clear_counts(r);
 	r->mode = PDL_REPORT_SHOW;
 	pthread_mutex_unlock(&r->lock);
-	return stopped;
 }
 
 /* Called with the lock held. A closed stdout must not stop the downloads:

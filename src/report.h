@@ -70,8 +70,7 @@ void pdl_report_mute(struct pdl_report *r);
  * the summary tells what the output directory holds. No effect otherwise. */
 void pdl_report_stop_muted(struct pdl_report *r);
 /* Ends a muted pass. Its counters are cleared for the pass that follows,
- * unless a stop came during it (then they hold the STOP lines). Returns
- * whether the pass was stopped. */
-bool pdl_report_unmute(struct pdl_report *r);
+ * unless a stop came during it (then they hold the STOP lines). */
+void pdl_report_unmute(struct pdl_report *r);
 
 #endif
