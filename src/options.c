@@ -5,6 +5,7 @@
 #include "format.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -499,9 +500,20 @@ void pdl_options_print_help(FILE *out)
 
 void pdl_options_print_version(FILE *out)
 {
+	static const char here = 0;
 	curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
 	fprintf(out, "pdl %s\nlibcurl %s", PDL_VERSION, v->version);
 	if (v->ssl_version)
 		fprintf(out, " (TLS: %s)", v->ssl_version);
+	/* Which object holds libcurl's data: pdl itself when it was linked
+	 * statically (scripts/libcurl.sh), else the shared library. */
+	Dl_info lib, self;
+	if (dladdr(v, &lib) && dladdr(&here, &self) && lib.dli_fname &&
+	    self.dli_fname) {
+		if (lib.dli_fbase == self.dli_fbase)
+			fputs(", built into pdl", out);
+		else
+			fprintf(out, ", from %s", lib.dli_fname);
+	}
 	fputc('\n', out);
 }

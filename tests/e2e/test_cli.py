@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -140,6 +141,15 @@ class Cli(harness.E2E):
                 lines = r.stdout.splitlines()
                 self.assertEqual(lines[0], "pdl 1.0.0")
                 self.assertIn("libcurl " + libcurl_version(), r.stdout)
+                # where libcurl comes from: the shared library the
+                # dynamic linker picks, or pdl itself (scripts/libcurl.sh)
+                ldd = subprocess.run(["ldd", harness.PDL], text=True,
+                                     capture_output=True).stdout
+                m = re.search(r"libcurl\.so\S* => (\S+)", ldd)
+                if m:
+                    self.assertIn(", from %s\n" % m.group(1), r.stdout)
+                else:
+                    self.assertIn(", built into pdl\n", r.stdout)
         self.assert_clean()
 
     # -- setup errors: exit 3, nothing downloaded ------------------------
