@@ -149,7 +149,7 @@ class Security(adversary.Adversarial):
         for o in res.files():
             if "redirect-to" in o["url"]:
                 self.assertFalse(o["ok"], o)
-                self.assertRegex(o["error"], r"^protocol not allowed")
+                self.assertRegex(o["error"], r"^protocol not allowed", o)
         self.assert_files({"ok": pattern(100)})
 
     def test_proto_applies_to_redirects(self):
