@@ -150,7 +150,12 @@ def ideal_makespan(w, j):
 
 # --- contenders ----------------------------------------------------------------
 
-def contenders(pdl, w, j, dl):
+# The same pdl code linked with Debian's shared libcurl (bench/run.sh builds
+# both; "pdl" is the build with the lean libcurl of scripts/libcurl.sh).
+PDL_SYSTEM = "pdl, Debian's libcurl"
+
+
+def contenders(pdl, w, j, dl, pdl_system=None):
     """(label, argv, stdin path or None) for one workload and -j."""
     n = str(j)
     per_xargs = max(1, min(50, math.ceil(len(w.urls) / j)))
@@ -158,6 +163,9 @@ def contenders(pdl, w, j, dl):
         ("pdl", [pdl, "-j", n, "-q", "--progress", "none", "-o", dl,
                  w.list_path], None),
     ]
+    if pdl_system and j >= 8:
+        out.append((PDL_SYSTEM, [pdl_system, "-j", n, "-q", "--progress",
+                                 "none", "-o", dl, w.list_path], None))
     if j == 1:
         out.append(("pdl --sequential",
                     [pdl, "--sequential", "-q", "--progress", "none",
@@ -315,17 +323,20 @@ def fmt_s(x):
     return "%.3f" % x if x < 100 else "%.1f" % x
 
 
-def tool_versions(pdl, nginx):
-    def first(cmd, err=False):
+def tool_versions(pdl, nginx, pdl_system=None):
+    def first(cmd, err=False, lines=1):
         try:
             r = subprocess.run(cmd, capture_output=True, text=True,
                                timeout=10)
             out = (r.stderr if err else r.stdout) or r.stdout or r.stderr
-            return out.strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
+            got = out.strip().splitlines()
+            if not got:
+                return "?"
+            return "; ".join(got[:lines])
+        except (OSError, subprocess.TimeoutExpired):
             return "?"
     v = {
-        "pdl": first([pdl, "--version"]),
+        "pdl": first([pdl, "--version"], lines=2),
         "curl": first(["curl", "--version"]),
         "aria2c": first(["aria2c", "--version"]),
         "wget2": first(["wget2", "--version"]),
@@ -335,6 +346,8 @@ def tool_versions(pdl, nginx):
         "gnuplot": first(["gnuplot", "--version"]),
         "python": "Python " + platform.python_version(),
     }
+    if pdl_system:
+        v[PDL_SYSTEM] = first([pdl_system, "--version"], lines=2)
     try:
         r = subprocess.run(["pkg-config", "--modversion", "libcurl"],
                            capture_output=True, text=True, timeout=10)
@@ -395,7 +408,7 @@ WRK_SECS = 1
 
 def run_workload(a, w, jobs, runs, warmup, results, lim):
     for j in jobs:
-        cs = contenders(a.pdl, w, j, a.dl)
+        cs = contenders(a.pdl, w, j, a.dl, a.pdl_system)
         if w.kind == "static" and shutil.which("wrk"):
             cs.append((WRK_LABEL, None, None))
         wrk_runs = []
@@ -589,6 +602,14 @@ def render(a, loads, results, lim, mem, j1024, meta):
              "`x pdl` = contender's median wall / pdl's at the same -j."
              % (a.warmup, a.runs))
     L.append("")
+    L.append("pdl is measured as `bench/run.sh` builds it: a release build "
+             "linked with the lean libcurl that `scripts/libcurl.sh` makes "
+             "from Debian's curl source package (HTTP, HTTPS, FTP, FTPS; "
+             "see the README, \"A leaner build\")." +
+             (" The row `%s` (at -j 8 and above) is the same code built "
+              "against Debian's shared libcurl, as `meson setup build` "
+              "makes it." % PDL_SYSTEM if a.pdl_system else ""))
+    L.append("")
 
     for name in ORDER:
         if name not in results:
@@ -699,6 +720,7 @@ def render(a, loads, results, lim, mem, j1024, meta):
                 cmd = (r["argv"].replace(a.dl, "DIR")
                        .replace(loads[name].list_path, "LIST")
                        .replace(loads[name].curl_cfg, "CFG")
+                       .replace(a.pdl_system or a.pdl, "pdl")
                        .replace(a.pdl, "pdl"))
                 extra = ""
                 if r["label"] == "xargs curl":
@@ -891,6 +913,9 @@ def main():
         sys.exit(0 if replot(sys.argv[2]) else 1)
     ap = argparse.ArgumentParser()
     ap.add_argument("--pdl", required=True)
+    ap.add_argument("--pdl-system", default=None,
+                    help="pdl built against Debian's shared libcurl: an "
+                    "extra row at -j 8 and above")
     ap.add_argument("--nginx", default="nginx")
     ap.add_argument("--nginx-port", type=int, required=True)
     ap.add_argument("--fixture-port", type=int, required=True)
@@ -923,7 +948,7 @@ def main():
     started = time.monotonic()
     meta = {"date": datetime.datetime.now().astimezone().strftime(
         "%Y-%m-%d %H:%M %Z"), "machine": machine(),
-        "versions": tool_versions(a.pdl, a.nginx)}
+        "versions": tool_versions(a.pdl, a.nginx, a.pdl_system)}
     os.makedirs(a.results, exist_ok=True)
 
     log("generating workloads")

@@ -5,10 +5,12 @@
 #	bench/run.sh [--quick] [--only WORKLOAD[,WORKLOAD...]] [--no-install]
 #
 # It installs what it needs from Debian when missing, builds pdl in release
-# mode (build-bench/), starts nginx (its own config and prefix in a temporary
-# directory) and pdl's fixture server on 127.0.0.1, runs bench/bench.py and
-# stops both servers by PID on the way out. Results: bench/results/latest.md
-# and bench/results/seq_vs_par.svg. See bench/README.md.
+# mode twice (build-bench/ with the lean libcurl of scripts/libcurl.sh,
+# build-bench-system/ on Debian's shared libcurl), starts nginx (its own
+# config and prefix in a temporary directory) and pdl's fixture server on
+# 127.0.0.1, runs bench/bench.py and stops both servers by PID on the way
+# out. Results: bench/results/latest.md and bench/results/seq_vs_par.svg.
+# See bench/README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,7 +21,7 @@ install=1
 args=()
 
 usage() {
-	sed -n '2,11s/^# \{0,1\}//p' "$0"
+	sed -n '2,13s/^# \{0,1\}//p' "$0"
 }
 
 while [ $# -gt 0 ]; do
@@ -91,16 +93,34 @@ if [ ${#missing[@]} -gt 0 ] || [ $have_nginx = 0 ]; then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-# --- pdl, release build ------------------------------------------------------
+# --- pdl, release builds -----------------------------------------------------
+# "pdl": linked with the lean libcurl of scripts/libcurl.sh (built from
+# Debian's curl source package); "pdl, Debian's libcurl": the same code on
+# Debian's shared libcurl, as a plain `meson setup build` makes it.
 cd "$root"
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" --buildtype=release >/dev/null
-elif ! meson introspect --buildoptions "$build" |
-	"$py" -c 'import json,sys; o={x["name"]:x["value"] for x in json.load(sys.stdin)}; sys.exit(o["buildtype"]!="release")'; then
-	meson configure "$build" --buildtype=release >/dev/null
+release() { # build dir, then meson's pkg-config path ("" for the system's)
+	if [ -f "$1/build.ninja" ]; then
+		meson setup --reconfigure "$1" --buildtype=release \
+			--pkg-config-path="$2" >/dev/null
+	else
+		meson setup "$1" --buildtype=release \
+			--pkg-config-path="$2" >/dev/null
+	fi
+	ninja -C "$1" src/pdl fixtures/pdl-fixture-server >/dev/null
+}
+if [ $install = 1 ]; then
+	say "the lean libcurl (scripts/libcurl.sh)"
+	lean_pc=$("$root/scripts/libcurl.sh" "$root/build-libcurl")
+elif [ -f "$root/build-libcurl/lib/libcurl.a" ]; then
+	lean_pc=$root/build-libcurl/lib/pkgconfig
+else
+	say "missing: the lean libcurl (scripts/libcurl.sh builds it)"
+	exit 3
 fi
-ninja -C "$build" src/pdl fixtures/pdl-fixture-server >/dev/null
+release "$build" "$lean_pc"
+release "$build-system" ""
 pdl=$build/src/pdl
+pdl_system=$build-system/src/pdl
 fixture=$build/fixtures/pdl-fixture-server
 
 # --- scratch space: a tmpfs for the served files and the downloads ----------
@@ -216,7 +236,7 @@ cc -O2 -static -o "$tmp/rusage" "$here/rusage.c" 2>/dev/null ||
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 "$py" "$here/bench.py" \
-	--pdl "$pdl" --nginx "$nginx_bin" --rusage "$tmp/rusage" \
+	--pdl "$pdl" --pdl-system "$pdl_system" --nginx "$nginx_bin" --rusage "$tmp/rusage" \
 	--nginx-port "$nginx_port" --fixture-port "$fixture_port" \
 	--www "$www" --dl "$dl" --work "$tmp" \
 	--tmpfs "$([ $mounted = 1 ] && echo "tmpfs mounted at $mnt" || echo "$space")" \
