@@ -444,6 +444,11 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		x->too_big = true;
 		return 0;
 	}
+	if (x->resp_code == 206 && x->total >= 0 &&
+	    sink_offset(&x->sink) + (int64_t)len > x->total) {
+		x->overlong = true;
+		return 0;
+	}
 	if (sink_write(&x->sink, x->mem_want, env->out, x->job->relname, data,
 		       len)) {
 		x->write_errno = errno;
@@ -554,6 +559,16 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 			 "larger than --max-filesize (%" PRId64 " bytes)",
 			 x->env->opt->max_filesize);
 		return V_FAIL;
+	}
+	if (x->overlong) {
+		/* Bytes beyond the end of the resource: what the file holds
+		 * cannot be trusted either. */
+		snprintf(err, n,
+			 "206 runs past the %" PRId64
+			 " bytes of its Content-Range; starting over",
+			 x->total);
+		x->bad_range = true;
+		return V_RETRY;
 	}
 	if (x->bad_range) {
 		snprintf(err, n, "server answered a different range");
@@ -835,6 +850,7 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->t0 = now;
 	x->hold_until = 0;
 	x->too_big = false;
+	x->overlong = false;
 	x->started_over = false;
 	x->total = -1;
 	x->validator[0] = '\0';

@@ -124,6 +124,7 @@ struct pdl_xfer {
 	char *disposition;
 	int write_errno;
 	bool too_big;
+	bool overlong; /* a 206 ran past the total its Content-Range gave */
 	bool bad_range;
 	bool started_over; /* a bad range made it start over (once) */
 	bool stalled;

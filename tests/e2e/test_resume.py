@@ -183,6 +183,28 @@ class Resume(adversary.Adversarial):
         self.assertEqual(r["error"], "cut short: 600 of 1000 bytes")
         self.assert_files({"bystander": pattern(4321)})
 
+    def past_the_end(self, n, *opts):
+        """/long-range: cut after half, then every range answered by a
+        206 whose body runs 100 bytes past the end its Content-Range
+        gives. The file must be the resource, not kept half + overlong
+        rest: the bytes after the cut cannot be trusted, so it starts
+        over from zero (at once, beside --retries)."""
+        res, r = self.one("/long-range/%s/%d" % (self.key, n), *opts,
+                          rc=0)
+        self.assertEqual(r["status"], 200, res)
+        self.assertEqual(r["attempts"], 3, res)
+        log = self.requests("/long-range/")
+        self.assertEqual([e["headers"].get("Range") for e in log],
+                         [None, "bytes=%d-" % (n // 2), None])
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_206_past_the_end_starts_over(self):
+        self.past_the_end(1000)
+
+    def test_large_206_past_the_end_starts_over(self):
+        # a body that goes to its file as it comes, written behind
+        self.past_the_end(3000000, "-j", "1")
+
     # ---- a resource that changed between attempts ----------------------
 
     def changed_midway(self, n, query, if_range, *opts, b_size=None,
