@@ -421,6 +421,8 @@ int pdl_outdir_open(struct pdl_outdir *d, const char *path, bool create,
 {
 	d->reserved = NULL;
 	d->seen = NULL;
+	d->held = NULL;
+	d->nheld = d->held_cap = 0;
 	d->unnamed = false;
 	d->link_by_fd = false;
 	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -482,6 +484,9 @@ void pdl_outdir_close(struct pdl_outdir *d)
 	if (d->seen)
 		munmap((void *)d->seen, SEEN_BITS / 8);
 	d->seen = NULL;
+	free(d->held);
+	d->held = NULL;
+	d->nheld = d->held_cap = 0;
 	if (d->dirfd >= 0)
 		close(d->dirfd);
 	d->dirfd = -1;
@@ -646,7 +651,18 @@ out:
 	return r;
 }
 
-static void unlink_below(int dirfd, const char *rel)
+static bool held_has(const struct pdl_outdir *d, const struct stat *st)
+{
+	for (size_t i = 0; i < d->nheld; i++)
+		if (d->held[i].dev == st->st_dev &&
+		    d->held[i].ino == st->st_ino)
+			return true;
+	return false;
+}
+
+/* Removes rel below dirfd, never through a symlink, when it is a file this
+ * process holds (d->held, under d->lock). */
+static void unlink_held(const struct pdl_outdir *d, int dirfd, const char *rel)
 {
 	int fd = dirfd;
 	const char *p = rel, *slash;
@@ -670,7 +686,9 @@ static void unlink_below(int dirfd, const char *rel)
 		fd = sub;
 		p = slash + 1;
 	}
-	unlinkat(fd, p, 0);
+	struct stat st;
+	if (!fstatat(fd, p, &st, AT_SYMLINK_NOFOLLOW) && held_has(d, &st))
+		unlinkat(fd, p, 0);
 	if (fd != dirfd)
 		close(fd);
 }
@@ -695,8 +713,10 @@ void pdl_outdir_remove_temps(struct pdl_outdir *d)
 		     e = e->next) {
 			const char *base = strrchr(e->name, '/');
 
+			/* a reserved name's temporary file may still be
+			 * another pdl's, which this one has not opened */
 			if (tmp_form(base ? base + 1 : e->name))
-				unlink_below(d->dirfd, e->name);
+				unlink_held(d, d->dirfd, e->name);
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -784,8 +804,60 @@ void pdl_outdir_forget(struct pdl_outdir *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* f's file, just claimed, joins dir->held; ENOMEM when it cannot. */
+static int hold(struct pdl_outfile *f, int fd)
+{
+	struct pdl_outdir *d = f->dir;
+	struct stat st;
+	int rc = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	pthread_mutex_lock(&d->lock);
+	if (d->nheld == d->held_cap) {
+		size_t cap = d->held_cap ? d->held_cap * 2 : 16;
+		struct pdl_file_id *h = realloc(d->held, cap * sizeof(*h));
+		if (h) {
+			d->held = h;
+			d->held_cap = cap;
+		}
+	}
+	if (d->nheld < d->held_cap) {
+		f->id.dev = st.st_dev;
+		f->id.ino = st.st_ino;
+		d->held[d->nheld++] = f->id;
+		f->held = true;
+	} else {
+		errno = ENOMEM;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* Before its descriptors close: once they have, the inode number may be
+ * another file's. */
+static void unhold(struct pdl_outfile *f)
+{
+	struct pdl_outdir *d = f->dir;
+
+	if (!f->held)
+		return;
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->nheld; i++) {
+		if (d->held[i].dev == f->id.dev &&
+		    d->held[i].ino == f->id.ino) {
+			d->held[i] = d->held[--d->nheld];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	f->held = false;
+}
+
 static void outfile_finish(struct pdl_outfile *f)
 {
+	unhold(f);
 	if (f->fd >= 0)
 		close(f->fd);
 	if (f->lockfd >= 0)
@@ -888,7 +960,7 @@ static int claim(struct pdl_outfile *f, int fd)
 		errno = EAGAIN;
 		return -1;
 	}
-	return 0;
+	return f->dir ? hold(f, fd) : 0;
 }
 
 /* A temporary file already there (kept by -c, or left by a run that was
@@ -944,6 +1016,7 @@ static int create_tmp(struct pdl_outfile *f)
 
 static void close_fd(struct pdl_outfile *f)
 {
+	unhold(f);
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;

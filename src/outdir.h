@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct pdl_nameset; /* names reserved by transfers in flight */
 
@@ -22,6 +23,15 @@ struct pdl_outdir {
 	_Atomic uint64_t *seen; /* filter of names that may be on disk */
 	bool unnamed;		/* bodies go to O_TMPFILE files */
 	bool link_by_fd;	/* linked in with AT_EMPTY_PATH, not /proc */
+	/* Named temporary files this process holds (flock) now, under lock:
+	 * all a second signal may remove. */
+	struct pdl_file_id *held;
+	size_t nheld, held_cap;
+};
+
+struct pdl_file_id {
+	dev_t dev;
+	ino_t ino;
 };
 
 /* Creates path with its parents when missing, opens it, and checks that a
@@ -81,6 +91,8 @@ struct pdl_outfile {
 	int64_t written;
 	int64_t resumed_from; /* bytes already in a kept partial file */
 	bool unnamed;	      /* an O_TMPFILE file: tmpname is not used */
+	bool held;	      /* its id is in dir->held */
+	struct pdl_file_id id;
 };
 
 /* Creates missing subdirectories of relname (never through a symlink) and

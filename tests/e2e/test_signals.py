@@ -55,8 +55,8 @@ class Signals(adversary.Adversarial):
                                    + list(opts) + [path], stdin=stdin,
                                    stdout=stdout, env=env)
 
-    def start_stuck(self):
-        """pdl -j 8 on the slow list, writing its report into a pipe that
+    def start_stuck(self, lines=None, opts=()):
+        """pdl -j 8 on the slow list (or lines), writing its report into a pipe that
         nobody reads: once the test fills it, the next line pdl reports
         blocks, so a first stop cannot end the run before a second signal
         comes (it would otherwise end it within milliseconds)."""
@@ -72,7 +72,8 @@ class Signals(adversary.Adversarial):
         # ThreadSanitizer that is a "thread leak" report, not a bug.
         env = {"TSAN_OPTIONS": os.environ.get("TSAN_OPTIONS", "") +
                ":report_thread_leaks=0"}
-        proc = self.start(self.slow_list(), "-j", "8", stdout=w, env=env)
+        proc = self.start(lines or self.slow_list(), "-j", "8", *opts,
+                          stdout=w, env=env)
         self.addCleanup(os.close, r)
         self.wait_started(proc)
         fill_pipe(w)
@@ -192,6 +193,38 @@ class Signals(adversary.Adversarial):
         self.assertIn(b"stopped at once", early + res.err)
         # the quick file is whole; the parts of the others are gone
         self.assert_files({"done": pattern(1000)})
+
+    def test_second_signal_leaves_another_pdls_temporary_file(self):
+        """A second signal removes the named temporary files this run
+        holds, never another pdl's of a name this run has reserved but
+        not opened yet (its answer has not come): that one's download
+        still arrives whole."""
+        size = 300000  # 6 s at 5000 bytes per 0.1 s
+        other_list = adversary.write_raw_list(self.box, [
+            "%s x" % self.url("/bytes/%d?chunk=5000&interval_ms=100"
+                              % size)])
+        other = adversary.start_pdl(["--progress", "none", "--overwrite",
+                                     "--json", "-o", self.box.out,
+                                     other_list])
+        self.addCleanup(lambda: other.poll() is None and
+                        (other.kill(), other.wait()))
+        theirs = os.path.join(self.box.out, ".x" + harness.TMP_SUFFIX)
+        self.assertTrue(adversary.wait_for(
+            lambda: os.path.exists(theirs), 10 * SLOW))
+        lines = self.slow_list() + ["%s x" % self.url("/never")]
+        proc, _ = self.start_stuck(lines, ("--overwrite",))
+        self.first_stop_stuck(proc, signal.SIGINT)
+        proc.send_signal(signal.SIGINT)
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 130, res)
+        self.assertIsNone(other.poll(), "the other pdl ended too soon")
+        temps = self.box.temp_files()
+        self.assertIn(".x" + harness.TMP_SUFFIX, temps)
+        # this run's own part (named with --overwrite) is gone
+        self.assertNotIn(".drip" + harness.TMP_SUFFIX, temps)
+        r = adversary.finish(other, 30 * SLOW)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.box.out_files().get("x"), pattern(size))
 
     def test_sigterm_then_sigint_exits_at_once(self):
         proc, _ = self.start_stuck()
