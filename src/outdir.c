@@ -960,7 +960,13 @@ static int claim(struct pdl_outfile *f, int fd)
 		errno = EAGAIN;
 		return -1;
 	}
-	return f->dir ? hold(f, fd) : 0;
+	return 0;
+}
+
+/* claim, for a file f goes on to write: it joins dir->held. */
+static int claim_held(struct pdl_outfile *f, int fd)
+{
+	return claim(f, fd) < 0 ? -1 : hold(f, fd);
 }
 
 /* A temporary file already there (kept by -c, or left by a run that was
@@ -994,7 +1000,7 @@ static int open_existing(struct pdl_outfile *f, bool resume)
 		errno = EMLINK;
 		return -1;
 	}
-	if (claim(f, f->fd) < 0)
+	if (claim_held(f, f->fd) < 0)
 		return -1;
 	flags = fcntl(f->fd, F_GETFL);
 	if (flags < 0 || fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
@@ -1051,7 +1057,7 @@ static int open_named(struct pdl_outfile *f, bool resume)
 		f->fd = create_tmp(f);
 		if (f->fd < 0 && errno != EEXIST)
 			return -1;
-		if (f->fd >= 0 && !claim(f, f->fd))
+		if (f->fd >= 0 && !claim_held(f, f->fd))
 			return 0;
 		if (f->fd >= 0 && errno != EAGAIN)
 			return -1;

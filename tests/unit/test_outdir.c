@@ -441,11 +441,17 @@ static void test_write_commit(void)
 	pdl_outfile_abort(&f, false);
 	d.keep_partial = false;
 
-	/* without resume, a part a killed run left is stale and goes */
+	/* without resume, a part a killed run left is stale and goes; an
+	 * unnamed file holds no name, and the stale one it removed is not
+	 * held either */
 	write_file("w/.st.txt.pdl-part", "stale and longer");
 	pdl_outdir_close(&d);
 	open_dir(&d, "w");
-	CHECK_INT(put(&d, "st.txt", "fresh"), 0);
+	CHECK_INT(pdl_outfile_open(&f, &d, "st.txt", false), 0);
+	CHECK_INT(d.nheld, f.unnamed ? 0 : 1);
+	CHECK_INT(pdl_outfile_write(&f, "fresh", 5), 0);
+	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_INT(d.nheld, 0);
 	CHECK_FILE("w/st.txt", "fresh");
 
 	CHECK_INT(count_entries("w", &parts), 4);
@@ -832,18 +838,24 @@ static void test_locked_temps(void)
 	a.overwrite = b.overwrite = true; /* named temporary files */
 	CHECK_INT(pdl_outfile_open(&f, &a, "x", false), 0);
 	CHECK_INT(pdl_outfile_write(&f, "mine", 4), 0);
+	/* held (a second signal may remove it) until its commit */
+	CHECK_INT(a.nheld, 1);
 	for (int resume = 0; resume < 2; resume++) {
 		errno = 0;
 		CHECK_INT(pdl_outfile_open(&g, &b, "x", resume), -1);
 		CHECK_INT(errno, EBUSY);
 	}
+	CHECK_INT(b.nheld, 0);
 	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_INT(a.nheld, 0);
 	CHECK_FILE("locked/x", "mine");
 	/* left by a run that was killed: emptied and used */
 	write_file("locked/.y.pdl-part", "stale");
 	CHECK_INT(pdl_outfile_open(&g, &b, "y", false), 0);
+	CHECK_INT(b.nheld, 1);
 	CHECK_INT(pdl_outfile_write(&g, "new", 3), 0);
 	CHECK_INT(pdl_outfile_commit(&g), 0);
+	CHECK_INT(b.nheld, 0);
 	CHECK_FILE("locked/y", "new");
 	/* replaced behind our back: the commit refuses */
 	CHECK_INT(pdl_outfile_open(&f, &a, "z", false), 0);
@@ -853,6 +865,7 @@ static void test_locked_temps(void)
 	errno = 0;
 	CHECK_INT(pdl_outfile_commit(&f), -1);
 	CHECK_INT(errno, EBUSY);
+	CHECK_INT(a.nheld, 0);
 	CHECK(!exists("locked/z"));
 	CHECK_FILE("locked/.z.pdl-part", "theirs");
 	pdl_outdir_close(&a);
