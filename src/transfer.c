@@ -821,6 +821,7 @@ void pdl_xfer_rearm(struct pdl_xfer *x, double now)
 	x->range_from = sink_offset(&x->sink);
 	x->body_started = false;
 	x->bad_range = false;
+	x->overlong = false;
 	x->stalled = false;
 	x->paused = false;
 	x->last_rx = now;
@@ -850,7 +851,6 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->t0 = now;
 	x->hold_until = 0;
 	x->too_big = false;
-	x->overlong = false;
 	x->started_over = false;
 	x->total = -1;
 	x->validator[0] = '\0';

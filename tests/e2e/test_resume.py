@@ -205,6 +205,21 @@ class Resume(adversary.Adversarial):
         # a body that goes to its file as it comes, written behind
         self.past_the_end(3000000, "-j", "1")
 
+    def test_206_past_the_end_is_not_held_against_the_next_attempt(self):
+        # the fresh start after the overlong 206 is itself cut at 300:
+        # that attempt fails for its cut (and is retried as a cut would
+        # be), not again for the 206 before it
+        n = 1000
+        res, r = self.one("/long-range/%s/%d?recut=300" % (self.key, n),
+                          "--retries", "1", rc=1)
+        self.assertEqual(r["attempts"], 3, res)
+        self.assertFalse(r["ok"])
+        self.assertNotIn("206", r["error"])
+        log = self.requests("/long-range/")
+        self.assertEqual([e["headers"].get("Range") for e in log],
+                         [None, "bytes=500-", None])
+        self.assert_files({"bystander": pattern(4321)})
+
     # ---- a resource that changed between attempts ----------------------
 
     def changed_midway(self, n, query, if_range, *opts, b_size=None,
