@@ -651,13 +651,15 @@ out:
 	return r;
 }
 
-static bool held_has(const struct pdl_outdir *d, const struct stat *st)
+/* Where id is in d->held (under d->lock); d->nheld when it is not. */
+static size_t held_index(const struct pdl_outdir *d, struct pdl_file_id id)
 {
-	for (size_t i = 0; i < d->nheld; i++)
-		if (d->held[i].dev == st->st_dev &&
-		    d->held[i].ino == st->st_ino)
-			return true;
-	return false;
+	size_t i = 0;
+
+	while (i < d->nheld &&
+	       (d->held[i].dev != id.dev || d->held[i].ino != id.ino))
+		i++;
+	return i;
 }
 
 /* Removes rel below dirfd, never through a symlink, when it is a file this
@@ -687,7 +689,9 @@ static void unlink_held(const struct pdl_outdir *d, int dirfd, const char *rel)
 		p = slash + 1;
 	}
 	struct stat st;
-	if (!fstatat(fd, p, &st, AT_SYMLINK_NOFOLLOW) && held_has(d, &st))
+	if (!fstatat(fd, p, &st, AT_SYMLINK_NOFOLLOW) &&
+	    held_index(d, (struct pdl_file_id){st.st_dev, st.st_ino}) <
+		d->nheld)
 		unlinkat(fd, p, 0);
 	if (fd != dirfd)
 		close(fd);
@@ -804,15 +808,12 @@ void pdl_outdir_forget(struct pdl_outdir *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* f's file, just claimed, joins dir->held; ENOMEM when it cannot. */
-static int hold(struct pdl_outfile *f, int fd)
+/* f's file, just claimed (id), joins dir->held; ENOMEM when it cannot. */
+static int hold(struct pdl_outfile *f, struct pdl_file_id id)
 {
 	struct pdl_outdir *d = f->dir;
-	struct stat st;
 	int rc = 0;
 
-	if (fstat(fd, &st) < 0)
-		return -1;
 	pthread_mutex_lock(&d->lock);
 	if (d->nheld == d->held_cap) {
 		size_t cap = d->held_cap ? d->held_cap * 2 : 16;
@@ -823,9 +824,8 @@ static int hold(struct pdl_outfile *f, int fd)
 		}
 	}
 	if (d->nheld < d->held_cap) {
-		f->id.dev = st.st_dev;
-		f->id.ino = st.st_ino;
-		d->held[d->nheld++] = f->id;
+		f->id = id;
+		d->held[d->nheld++] = id;
 		f->held = true;
 	} else {
 		errno = ENOMEM;
@@ -844,13 +844,9 @@ static void unhold(struct pdl_outfile *f)
 	if (!f->held)
 		return;
 	pthread_mutex_lock(&d->lock);
-	for (size_t i = 0; i < d->nheld; i++) {
-		if (d->held[i].dev == f->id.dev &&
-		    d->held[i].ino == f->id.ino) {
-			d->held[i] = d->held[--d->nheld];
-			break;
-		}
-	}
+	size_t i = held_index(d, f->id);
+	if (i < d->nheld)
+		d->held[i] = d->held[--d->nheld];
 	pthread_mutex_unlock(&d->lock);
 	f->held = false;
 }
@@ -934,14 +930,17 @@ static int open_parent(struct pdl_outfile *f, const char *relname,
 	return 0;
 }
 
-/* True when fd is the file at tmpname now, not one put there since. */
-static bool is_at_tmpname(struct pdl_outfile *f, int fd)
+/* True when fd is the file at tmpname now, not one put there since; its
+ * id in *id unless NULL. */
+static bool is_at_tmpname(struct pdl_outfile *f, int fd, struct pdl_file_id *id)
 {
 	struct stat a, b;
 
 	if (fstat(fd, &a) < 0 ||
 	    fstatat(f->parentfd, f->tmpname, &b, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
+	if (id)
+		*id = (struct pdl_file_id){a.st_dev, a.st_ino};
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -949,14 +948,14 @@ static bool is_at_tmpname(struct pdl_outfile *f, int fd)
  * from its creation to its rename: another pdl on the same directory never
  * removes, appends to or renames it. EBUSY when another process holds fd's
  * file, EAGAIN when the name was given to another file meanwhile. */
-static int claim(struct pdl_outfile *f, int fd)
+static int claim(struct pdl_outfile *f, int fd, struct pdl_file_id *id)
 {
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
 			errno = EBUSY;
 		return -1;
 	}
-	if (!is_at_tmpname(f, fd)) {
+	if (!is_at_tmpname(f, fd, id)) {
 		errno = EAGAIN;
 		return -1;
 	}
@@ -966,7 +965,9 @@ static int claim(struct pdl_outfile *f, int fd)
 /* claim, for a file f goes on to write: it joins dir->held. */
 static int claim_held(struct pdl_outfile *f, int fd)
 {
-	return claim(f, fd) < 0 ? -1 : hold(f, fd);
+	struct pdl_file_id id;
+
+	return claim(f, fd, &id) < 0 ? -1 : hold(f, id);
 }
 
 /* A temporary file already there (kept by -c, or left by a run that was
@@ -1080,7 +1081,7 @@ static void remove_stale(struct pdl_outfile *f)
 			unlinkat(f->parentfd, f->tmpname, 0); /* a link */
 		return;
 	}
-	if (!claim(f, fd))
+	if (!claim(f, fd, NULL))
 		unlinkat(f->parentfd, f->tmpname, 0);
 	close(fd);
 }
@@ -1222,7 +1223,7 @@ int pdl_outfile_commit(struct pdl_outfile *f)
 			if (f->lockfd < 0)
 				rc = -1;
 		}
-		if (!rc && !is_at_tmpname(f, f->lockfd)) {
+		if (!rc && !is_at_tmpname(f, f->lockfd, NULL)) {
 			errno = EBUSY;
 			rc = -1;
 		}
@@ -1263,7 +1264,7 @@ void pdl_outfile_abort(struct pdl_outfile *f, bool keep)
 
 	/* only our own file, still locked: not one another process made */
 	if (!keep && !f->unnamed && f->tmpname && fd >= 0 &&
-	    is_at_tmpname(f, fd))
+	    is_at_tmpname(f, fd, NULL))
 		unlinkat(f->parentfd, f->tmpname, 0);
 	outfile_finish(f);
 }
