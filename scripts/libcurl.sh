@@ -4,9 +4,10 @@
 # applied by dpkg-source), configured with only what pdl uses: HTTP, HTTPS,
 # FTP and FTPS over OpenSSL, HTTP/2 (nghttp2), IDN (libidn2), proxies, IPv6
 # and the threaded resolver (and file://, so that a redirect there is
-# refused by --proto like any other scheme instead of failing to parse). Without LDAP, RTMP, SSH, GSS-API/Kerberos,
-# PSL and the compression libraries, a process maps 6 libraries instead of
-# 33 (see bench/NOTES.md: start-up and peak RSS).
+# refused by --proto like any other scheme instead of failing to parse).
+# Without LDAP, RTMP, SSH, GSS-API/Kerberos, PSL and the compression
+# libraries, a process maps 6 libraries instead of 33 (see bench/NOTES.md:
+# start-up and peak RSS).
 #
 #	scripts/libcurl.sh [PREFIX]        (default: build-libcurl/ in the tree)
 #
