@@ -159,17 +159,16 @@ def contenders(pdl, w, j, dl, pdl_system=None):
     """(label, argv, stdin path or None) for one workload and -j."""
     n = str(j)
     per_xargs = max(1, min(50, math.ceil(len(w.urls) / j)))
-    out = [
-        ("pdl", [pdl, "-j", n, "-q", "--progress", "none", "-o", dl,
-                 w.list_path], None),
-    ]
+
+    def run_pdl(binary, *mode):
+        return [binary, *mode, "-q", "--progress", "none", "-o", dl,
+                w.list_path]
+
+    out = [("pdl", run_pdl(pdl, "-j", n), None)]
     if pdl_system and j >= 8:
-        out.append((PDL_SYSTEM, [pdl_system, "-j", n, "-q", "--progress",
-                                 "none", "-o", dl, w.list_path], None))
+        out.append((PDL_SYSTEM, run_pdl(pdl_system, "-j", n), None))
     if j == 1:
-        out.append(("pdl --sequential",
-                    [pdl, "--sequential", "-q", "--progress", "none",
-                     "-o", dl, w.list_path], None))
+        out.append(("pdl --sequential", run_pdl(pdl, "--sequential"), None))
     out += [
         ("curl -Z", ["curl", "-Z", "--parallel-max", n,
                      "--remote-name-all", "--output-dir", dl, "-s",
@@ -719,9 +718,9 @@ def render(a, loads, results, lim, mem, j1024, meta):
                 shown.add(r["label"])
                 cmd = (r["argv"].replace(a.dl, "DIR")
                        .replace(loads[name].list_path, "LIST")
-                       .replace(loads[name].curl_cfg, "CFG")
-                       .replace(a.pdl_system or a.pdl, "pdl")
-                       .replace(a.pdl, "pdl"))
+                       .replace(loads[name].curl_cfg, "CFG"))
+                for binary in filter(None, (a.pdl_system, a.pdl)):
+                    cmd = cmd.replace(binary, "pdl")
                 extra = ""
                 if r["label"] == "xargs curl":
                     extra = (" < LIST (-n = min(50, ceil(URLs / N)), so "
