@@ -335,7 +335,7 @@ def tool_versions(pdl, nginx, pdl_system=None):
         except (OSError, subprocess.TimeoutExpired):
             return "?"
     v = {
-        "pdl": first([pdl, "--version"], lines=2),
+        "pdl": first([pdl, "--version"], lines=3),
         "curl": first(["curl", "--version"]),
         "aria2c": first(["aria2c", "--version"]),
         "wget2": first(["wget2", "--version"]),
@@ -346,7 +346,7 @@ def tool_versions(pdl, nginx, pdl_system=None):
         "python": "Python " + platform.python_version(),
     }
     if pdl_system:
-        v[PDL_SYSTEM] = first([pdl_system, "--version"], lines=2)
+        v[PDL_SYSTEM] = first([pdl_system, "--version"], lines=3)
     try:
         r = subprocess.run(["pkg-config", "--modversion", "libcurl"],
                            capture_output=True, text=True, timeout=10)
@@ -602,9 +602,10 @@ def render(a, loads, results, lim, mem, j1024, meta):
              % (a.warmup, a.runs))
     L.append("")
     L.append("pdl is measured as `bench/run.sh` builds it: a release build "
-             "linked with the lean libcurl that `scripts/libcurl.sh` makes "
-             "from Debian's curl source package (HTTP, HTTPS, FTP, FTPS; "
-             "see the README, \"A leaner build\")." +
+             "linked statically with the lean libcurl that "
+             "`scripts/libcurl.sh` makes from Debian's curl source package "
+             "(HTTP, HTTPS, FTP, FTPS) and with OpenSSL (see the README, "
+             "\"A leaner build\")." +
              (" The row `%s` (at -j 8 and above) is the same code built "
               "against Debian's shared libcurl, as `meson setup build` "
               "makes it." % PDL_SYSTEM if a.pdl_system else ""))

@@ -498,22 +498,34 @@ void pdl_options_print_help(FILE *out)
 	      out);
 }
 
-void pdl_options_print_version(FILE *out)
+/* Where the object holding addr is: pdl itself when a library was linked
+ * statically (scripts/libcurl.sh), else the shared library's path. No addr:
+ * no shared object exports the symbol looked for, so it is in pdl. */
+static void print_where(FILE *out, const void *addr)
 {
 	static const char here = 0;
+	Dl_info lib, self;
+
+	if (!dladdr(&here, &self) || !self.dli_fname)
+		return;
+	bool known = addr && dladdr(addr, &lib) && lib.dli_fname;
+	if (!addr || (known && lib.dli_fbase == self.dli_fbase))
+		fputs(", built into pdl", out);
+	else if (known)
+		fprintf(out, ", from %s", lib.dli_fname);
+}
+
+void pdl_options_print_version(FILE *out)
+{
 	curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
 	fprintf(out, "pdl %s\nlibcurl %s", PDL_VERSION, v->version);
-	if (v->ssl_version)
-		fprintf(out, " (TLS: %s)", v->ssl_version);
-	/* Which object holds libcurl's data: pdl itself when it was linked
-	 * statically (scripts/libcurl.sh), else the shared library. */
-	Dl_info lib, self;
-	if (dladdr(v, &lib) && dladdr(&here, &self) && lib.dli_fname &&
-	    self.dli_fname) {
-		if (lib.dli_fbase == self.dli_fbase)
-			fputs(", built into pdl", out);
-		else
-			fprintf(out, ", from %s", lib.dli_fname);
-	}
+	print_where(out, v);
 	fputc('\n', out);
+	if (v->ssl_version) {
+		fprintf(out, "TLS: %s", v->ssl_version);
+		/* Only OpenSSL's is looked for by name. */
+		if (!strncmp(v->ssl_version, "OpenSSL/", 8))
+			print_where(out, dlsym(RTLD_DEFAULT, "SSL_CTX_new"));
+		fputc('\n', out);
+	}
 }

@@ -140,16 +140,23 @@ class Cli(harness.E2E):
                 self.assertEqual(r.err, b"")
                 lines = r.stdout.splitlines()
                 self.assertEqual(lines[0], "pdl 1.0.0")
-                self.assertIn("libcurl " + libcurl_version(), r.stdout)
-                # where libcurl comes from: the shared library the
-                # dynamic linker picks, or pdl itself (scripts/libcurl.sh)
+                # where libcurl and OpenSSL come from: the shared library
+                # the dynamic linker picks, or pdl itself (linked
+                # statically, scripts/libcurl.sh)
                 ldd = subprocess.run(["ldd", harness.PDL], text=True,
                                      capture_output=True).stdout
-                m = re.search(r"libcurl\.so\S* => (\S+)", ldd)
-                if m:
-                    self.assertIn(", from %s\n" % m.group(1), r.stdout)
-                else:
-                    self.assertIn(", built into pdl\n", r.stdout)
+
+                def where(lib):
+                    m = re.search(r"%s\.so\S* => (\S+)" % lib, ldd)
+                    return ", from " + m.group(1) if m else ", built into pdl"
+
+                self.assertEqual(lines[1], "libcurl %s%s"
+                                 % (libcurl_version(), where("libcurl")))
+                self.assertRegex(lines[2], r"^TLS: \S")
+                if lines[2].startswith("TLS: OpenSSL/"):
+                    self.assertTrue(lines[2].endswith(where("libssl")),
+                                    lines)
+                self.assertEqual(len(lines), 3, lines)
         self.assert_clean()
 
     # -- setup errors: exit 3, nothing downloaded ------------------------
