@@ -601,9 +601,7 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 		return -1;
 	for (; l->n_slots < n_slots; l->n_slots++) {
 		size_t i = l->n_slots;
-		if (pdl_xfer_init(&l->slots[i], p->env, &l->due,
-				  n_slots == 1 ? PDL_SINK_MEM_ALONE
-					       : PDL_SINK_MEM,
+		if (pdl_xfer_init(&l->slots[i], p->env, &l->due, n_slots == 1,
 				  &l->mem_held))
 			return -1;
 		l->idle[n_slots - 1 - i] = i; /* slot 0 is taken first */

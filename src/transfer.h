@@ -135,10 +135,11 @@ struct pdl_xfer {
 };
 
 /* Sets up x with a handle carrying everything that does not change from
- * one URL to the next. due is the loop's timer (see above); bodies of up
- * to mem_max bytes wait in memory, counted in mem_held, the loop's. */
+ * one URL to the next. due is the loop's timer (see above); alone: x is
+ * its loop's only transfer (larger bodies in memory, a larger receive
+ * buffer). Bodies in memory are counted in mem_held, the loop's. */
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
-		  size_t mem_max, atomic_size_t *mem_held);
+		  bool alone, atomic_size_t *mem_held);
 void pdl_xfer_cleanup(struct pdl_xfer *x);
 
 /* Takes on job and readies its first attempt. Returns false when it ended
