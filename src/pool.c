@@ -24,8 +24,14 @@
 /* Longest poll: a stop or new job wakes a loop at once anyway. */
 #define MAX_WAIT_S 1.0
 
-/* Downloads a one-transfer loop has finished, waiting for its settler. */
-#define SETTLE_DEPTH 4
+/* Downloads a one-transfer loop has finished, waiting for its settler. It
+ * is woken once SETTLE_BATCH are waiting (or a quarter of the loop's
+ * memory for bodies is taken), else SETTLE_LAG_S after the first: one
+ * wake-up per file cost more than the file's own work when the scheduler
+ * kept the two threads on one CPU (bench/NOTES.md). */
+#define SETTLE_DEPTH 16
+#define SETTLE_BATCH 8
+#define SETTLE_LAG_S 0.002
 /* Write-behind: buffers of a body on its way to the file. */
 #define WB_BUFS	 4
 #define WB_CHUNK (256 * 1024)
@@ -79,8 +85,9 @@ struct pdl_loop {
 	size_t n_done;
 	atomic_size_t mem_held;	     /* bodies in memory (transfer.h) */
 	struct pdl_settler *settler; /* one-transfer loops only */
-	double due;		     /* the earliest timer of a slot */
-	atomic_bool hungry; /* polling with a free slot: wake on a push */
+	double unsent_since; /* handed to the settler, not woken for: when */
+	double due;	     /* the earliest timer of a slot */
+	atomic_bool hungry;  /* polling with a free slot: wake on a push */
 	pthread_t thread;
 };
 
@@ -312,16 +319,49 @@ static void *settler_main(void *arg)
 	return NULL;
 }
 
-/* Hands the settler a download x has over, once it has room for one. */
-static void settler_put(struct pdl_settler *s, struct pdl_xfer *x)
+/* Wakes l's settler for what it was handed. */
+static void settler_wake(struct pdl_loop *l)
 {
+	struct pdl_settler *s = l->settler;
+
+	pthread_mutex_lock(&s->lock);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	l->unsent_since = 0;
+}
+
+/* Hands l's settler a download x has over, once it has room for one. */
+static void settler_put(struct pdl_loop *l, struct pdl_xfer *x)
+{
+	struct pdl_settler *s = l->settler;
+
 	pthread_mutex_lock(&s->lock);
 	while (s->len == SETTLE_DEPTH)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pdl_xfer_end(x, &s->ring[(s->head + s->len) % SETTLE_DEPTH]);
 	s->len++;
-	pthread_cond_broadcast(&s->cond);
+	bool wake = s->len >= SETTLE_BATCH ||
+		    atomic_load(&l->mem_held) > PDL_SINK_BUDGET / 4;
+	if (wake)
+		pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	if (wake)
+		l->unsent_since = 0;
+	else if (l->unsent_since == 0)
+		l->unsent_since = pdl_now_s();
+}
+
+/* Wakes l's settler if what it was handed has waited SETTLE_LAG_S; else
+ * returns how long until then (0: nothing waits). */
+static double settler_due(struct pdl_loop *l, double now)
+{
+	if (!l->settler || l->unsent_since == 0)
+		return 0;
+	double left = l->unsent_since + SETTLE_LAG_S - now;
+	if (left > 0)
+		return left;
+	settler_wake(l);
+	return 0;
 }
 
 /* Waits until every download handed over is settled. */
@@ -381,7 +421,7 @@ static void complete(struct pdl_loop *l, struct pdl_xfer *x)
 	struct pdl_progress *pg = l->pool->env->progress;
 
 	if (l->settler) {
-		settler_put(l->settler, x);
+		settler_put(l, x);
 	} else {
 		if (l->n_done == l->n_slots)
 			settle(l);
@@ -556,6 +596,9 @@ static void loop_run(struct pdl_loop *l)
 			}
 		}
 		double wait = l->due - now;
+		double lag = settler_due(l, now);
+		if (lag > 0 && lag < wait)
+			wait = lag;
 		int ms = wait <= 0	      ? 0
 			 : wait >= MAX_WAIT_S ? (int)(MAX_WAIT_S * 1000)
 					      : (int)(wait * 1000) + 1;

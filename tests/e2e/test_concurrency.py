@@ -1,6 +1,7 @@
 """End-to-end: -j and --sequential. The fixture server counts requests in
 flight (max_concurrent), so the pool's bound is observed from outside."""
 
+import json
 import os
 import sys
 import time
@@ -146,6 +147,40 @@ class Concurrency(harness.E2E):
                 e = [f for f in r.files() if "/reset-once/" in f["url"]]
                 self.assertEqual([f["attempts"] for f in e], [2, 2, 2])
                 self.assert_clean()
+
+    def test_j1_reports_do_not_wait_for_the_next_download(self):
+        """The thread that settles a -j 1 loop's downloads is woken for a
+        batch of them or a moment after the first: the report of every
+        file comes while the next, slow download is still being waited
+        for, not when it ends (nor when the run ends)."""
+        # 50 ms apart, so that the settling thread has gone to sleep
+        # between them (all at once, it would still be awake)
+        small = [self.url("/s%d/0.05" % i) for i in range(11)]
+        slow = self.url("/late/3")
+        lst = self.box.write_list(small + [slow])
+        cmd = [harness.PDL, "--json", "-j", "1", "--progress", "none",
+               "-o", self.box.out, lst]
+        p = harness.subprocess.Popen(cmd, stdin=harness.subprocess.DEVNULL,
+                                     stdout=harness.subprocess.PIPE,
+                                     stderr=harness.subprocess.PIPE)
+        arrived = {}
+        try:
+            for line in p.stdout:
+                rec = json.loads(line)
+                if "url" in rec:
+                    arrived[rec["url"]] = (time.monotonic(), rec["ok"])
+            err = p.stderr.read()
+        finally:
+            p.wait(timeout=60)
+        harness.check_sanitizers(err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(sorted(arrived), sorted(small + [slow]))
+        self.assertTrue(all(ok for _, ok in arrived.values()), arrived)
+        # the small ones came while the 3 s answer was awaited
+        last_small = max(arrived[u][0] for u in small)
+        self.assertGreater(arrived[slow][0] - last_small, 1.5, arrived)
+        self.assertEqual(len(self.box.out_files()), 12)
+        self.assert_clean()
 
     def test_sequential_text_summary_says_one_job(self):
         lst = self.box.write_list([self.url("/bytes/10")])
