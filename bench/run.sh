@@ -100,6 +100,9 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 cd "$root"
 release() { # build dir, then meson's pkg-config path ("" for the system's)
 	if [ -f "$1/build.ninja" ]; then
+		# Meson keeps the libcurl it found: look again, for a lean
+		# libcurl that scripts/libcurl.sh has rebuilt since.
+		meson configure --clearcache "$1"
 		meson setup --reconfigure "$1" --buildtype=release \
 			--pkg-config-path="$2" >/dev/null
 	else
