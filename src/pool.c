@@ -410,8 +410,9 @@ static void settler_open(struct pdl_loop *l)
 		settler_close(l);
 		return;
 	}
-	for (size_t i = 0; i < l->n_slots; i++)
-		l->slots[i].sink.wb = &s->wb;
+	if (CURL_MAX_WRITE_SIZE < PDL_WB_PIECES_BELOW)
+		for (size_t i = 0; i < l->n_slots; i++)
+			l->slots[i].sink.wb = &s->wb;
 }
 
 /* A download is over: its slot is free for the next, its file settled
