@@ -60,9 +60,10 @@ struct pdl_wb {
 /* A loop with one transfer has nothing else to do while a file is
  * written: when the loops leave a CPU free, its settler thread writes,
  * puts in place and reports the downloads the loop has over, in order,
- * while the loop receives the next body, and writes a body too large for
- * memory into its file behind the loop (struct pdl_wb). (With every CPU
- * running a loop, the settlers only add switches: bench/NOTES.md.) */
+ * while the loop receives the next body, and, when libcurl's pieces are
+ * small (PDL_WB_PIECES_BELOW), writes a body too large for memory into its
+ * file behind the loop (struct pdl_wb). (With every CPU running a loop,
+ * the settlers only add switches: bench/NOTES.md.) */
 struct pdl_settler {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a record or buffer in or out, or closing */
