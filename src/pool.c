@@ -35,6 +35,12 @@
 /* Write-behind: buffers of a body on its way to the file. */
 #define WB_BUFS	 4
 #define WB_CHUNK (256 * 1024)
+/* Write-behind gathers libcurl's pieces of the body into large writes on
+ * another thread. It pays only when the pieces are small: libcurl cuts
+ * them to CURL_MAX_WRITE_SIZE, 16 KiB as Debian builds it; the libcurl of
+ * scripts/libcurl.sh hands over whole reads of up to 512 KiB, and for
+ * those the loop's own writes are cheaper than the copy (bench/NOTES.md). */
+#define WB_PIECES_BELOW (64 * 1024)
 
 /* A body written behind (transfer.h): the loop fills buffer cur, the
  * settler writes the queued ones in order. Under the settler's lock but
@@ -61,7 +67,7 @@ struct pdl_wb {
  * written: when the loops leave a CPU free, its settler thread writes,
  * puts in place and reports the downloads the loop has over, in order,
  * while the loop receives the next body, and, when libcurl's pieces are
- * small (PDL_WB_PIECES_BELOW), writes a body too large for memory into its
+ * small (WB_PIECES_BELOW), writes a body too large for memory into its
  * file behind the loop (struct pdl_wb). (With every CPU running a loop,
  * the settlers only add switches: bench/NOTES.md.) */
 struct pdl_settler {
@@ -411,7 +417,7 @@ static void settler_open(struct pdl_loop *l)
 		settler_close(l);
 		return;
 	}
-	if (CURL_MAX_WRITE_SIZE < PDL_WB_PIECES_BELOW)
+	if (CURL_MAX_WRITE_SIZE < WB_PIECES_BELOW)
 		for (size_t i = 0; i < l->n_slots; i++)
 			l->slots[i].sink.wb = &s->wb;
 }

@@ -73,13 +73,6 @@ struct pdl_sink {
 	struct pdl_wb *wb;
 };
 
-/* Write-behind gathers libcurl's pieces of the body into large writes on
- * another thread. It pays only when the pieces are small: libcurl cuts
- * them to CURL_MAX_WRITE_SIZE, 16 KiB as Debian builds it; the libcurl of
- * scripts/libcurl.sh hands over whole reads of up to 512 KiB, and for
- * those the loop's own writes are cheaper than the copy (bench/NOTES.md). */
-#define PDL_WB_PIECES_BELOW (64 * 1024)
-
 /* How large a body may wait in memory. A loop with several transfers has
  * others to serve while one's file is written, and a copy through memory
  * only costs it CPU: small bodies only, whose file is the larger part of
