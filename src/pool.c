@@ -92,6 +92,7 @@ struct pdl_loop {
 	size_t n_done;
 	atomic_size_t mem_held;	     /* bodies in memory (transfer.h) */
 	struct pdl_settler *settler; /* one-transfer loops only */
+	struct pdl_socks *socks;     /* several-transfer loops: rxbatch.h */
 	double unsent_since; /* handed to the settler, not woken for: when */
 	double due;	     /* the earliest timer of a slot */
 	atomic_bool hungry;  /* polling with a free slot: wake on a push */
@@ -634,6 +635,9 @@ static void loop_free(struct pdl_loop *l)
 		pdl_xfer_cleanup(&l->slots[i]);
 	if (l->multi)
 		curl_multi_cleanup(l->multi);
+	/* After the multi handle: closing its connections tells socks. */
+	pdl_socks_free(l->socks);
+	l->socks = NULL;
 	free(l->slots);
 	free(l->idle);
 	free(l->done);
@@ -650,10 +654,14 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 	l->done = calloc(n_slots, sizeof(*l->done));
 	if (!l->multi || !l->slots || !l->idle || !l->done)
 		return -1;
+	/* A loop with one transfer would only wait for the batches: nothing
+	 * else to serve meanwhile (bench/NOTES.md). */
+	if (n_slots > 1 && pdl_rxbatch_allowed(p->env->rate != NULL))
+		l->socks = pdl_socks_new();
 	for (; l->n_slots < n_slots; l->n_slots++) {
 		size_t i = l->n_slots;
 		if (pdl_xfer_init(&l->slots[i], p->env, &l->due, n_slots == 1,
-				  &l->mem_held))
+				  &l->mem_held, l->socks))
 			return -1;
 		l->idle[n_slots - 1 - i] = i; /* slot 0 is taken first */
 	}

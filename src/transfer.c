@@ -440,7 +440,8 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 			return CURL_WRITEFUNC_PAUSE;
 		}
 	}
-	if (!x->body_started) {
+	bool first = !x->body_started;
+	if (first) {
 		x->body_started = true;
 		if (!begin_body(x))
 			return 0;
@@ -470,10 +471,16 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 			x->hold_until = now + wait;
 			pdl_xfer_wake_at(x, x->hold_until);
 		}
-		x->last_rx = now;
 	} else {
-		x->last_rx = pdl_now_s();
+		now = pdl_now_s();
 	}
+	x->last_rx = now;
+	if (first && x->rxb.socks)
+		pdl_rxbatch_begin(&x->rxb, x->h, now);
+	/* With a mark set, the loop looks again in case the body slows down
+	 * (pdl_xfer_check_stall). */
+	if (x->rxb.on && pdl_rxbatch_got(&x->rxb, x->h, len, now) > 1)
+		pdl_xfer_wake_at(x, now + RXB_GUARD_S);
 	return len;
 }
 
@@ -486,6 +493,9 @@ bool pdl_xfer_check_stall(struct pdl_xfer *x, double now)
 {
 	if (x->state != PDL_XFER_RUNNING || x->paused)
 		return false;
+	double again = pdl_rxbatch_check(&x->rxb, x->last_rx, now);
+	if (again > 0)
+		pdl_xfer_wake_at(x, again);
 	double deadline = x->last_rx + (double)x->env->opt->stall_timeout_s;
 	if (now < deadline) {
 		pdl_xfer_wake_at(x, deadline);
@@ -757,7 +767,7 @@ static void settle_ok(struct pdl_done *d)
 }
 
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
-		  bool alone, atomic_size_t *mem_held)
+		  bool alone, atomic_size_t *mem_held, struct pdl_socks *socks)
 {
 	memset(x, 0, sizeof(*x));
 	x->env = env;
@@ -773,6 +783,11 @@ int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
 	curl_easy_setopt(x->h, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->h, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+	x->rxb.socks = socks;
+	x->rxb.fd = -1;
+	x->rxb.mark = 1;
+	if (socks)
+		pdl_socks_watch(socks, x->h);
 	return 0;
 }
 
@@ -884,6 +899,7 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	char err[sizeof(res->error)] = "";
 
 	x->state = PDL_XFER_IDLE;
+	pdl_rxbatch_end(&x->rxb);
 	/* Every byte on disk before the attempt is judged: a write behind
 	 * that failed fails the download as one in on_write would. */
 	if (sink_flush(&x->sink) && !x->write_errno) {

@@ -9,6 +9,7 @@
 #include "job.h"
 #include "options.h"
 #include "outdir.h"
+#include "rxbatch.h"
 
 struct pdl_ratelimit;
 struct pdl_progress;
@@ -128,7 +129,8 @@ struct pdl_xfer {
 	bool bad_range;
 	bool started_over; /* a bad range made it start over (once) */
 	bool stalled;
-	double last_rx;	 /* when this attempt last received body bytes */
+	double last_rx; /* when this attempt last received body bytes */
+	struct pdl_rxbatch rxb;
 	size_t mem_max;	 /* largest body held in memory (struct pdl_sink) */
 	size_t mem_want; /* memory for this body: its length when known */
 	char errbuf[CURL_ERROR_SIZE];
@@ -137,9 +139,10 @@ struct pdl_xfer {
 /* Sets up x with a handle carrying everything that does not change from
  * one URL to the next. due is the loop's timer (see above); alone: x is
  * its loop's only transfer (larger bodies in memory, a larger receive
- * buffer). Bodies in memory are counted in mem_held, the loop's. */
+ * buffer). Bodies in memory are counted in mem_held, the loop's. socks:
+ * the loop's sockets, for batched reads (rxbatch.h); NULL: none. */
 int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
-		  bool alone, atomic_size_t *mem_held);
+		  bool alone, atomic_size_t *mem_held, struct pdl_socks *socks);
 void pdl_xfer_cleanup(struct pdl_xfer *x);
 
 /* Takes on job and readies its first attempt. Returns false when it ended

@@ -130,8 +130,9 @@ class Result:
             self.rc, self.stdout[-2000:], self.stderr[-2000:])
 
 
-def run_pdl(args, stdin=None, timeout=60, cwd=None, env=None):
-    """Runs pdl to completion within timeout seconds (killed beyond)."""
+def run_pdl(args, stdin=None, timeout=60, cwd=None, env=None, wrap=()):
+    """Runs pdl to completion within timeout seconds (killed beyond);
+    wrap: a command to run it under (taskset, strace), outside valgrind."""
     e = dict(os.environ)
     e.pop("NO_COLOR", None)
     if env:
@@ -143,6 +144,7 @@ def run_pdl(args, stdin=None, timeout=60, cwd=None, env=None):
                "--errors-for-leak-kinds=definite,indirect",
                "--show-leak-kinds=definite,indirect"] + cmd
         timeout *= 10
+    cmd = list(wrap) + cmd
     p = subprocess.Popen(cmd, cwd=cwd, env=e,
                          stdin=subprocess.PIPE if stdin is not None
                          else subprocess.DEVNULL,
