@@ -52,13 +52,22 @@ void pdl_socks_free(struct pdl_socks *s)
 	free(s);
 }
 
+/* The entry of fd, or NULL. */
+static struct pdl_sock *sock_of(struct pdl_socks *s, int fd)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].fd == fd)
+			return &s->v[i];
+	return NULL;
+}
+
 void pdl_socks_add(struct pdl_socks *s, int fd)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->v[i].fd == fd) {
-			s->v[i].known = false;
-			return;
-		}
+	struct pdl_sock *k = sock_of(s, fd);
+
+	if (k) {
+		k->known = false;
+		return;
 	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 8;
@@ -75,12 +84,10 @@ void pdl_socks_add(struct pdl_socks *s, int fd)
 
 void pdl_socks_drop(struct pdl_socks *s, int fd)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->v[i].fd == fd) {
-			s->v[i] = s->v[--s->n];
-			return;
-		}
-	}
+	struct pdl_sock *k = sock_of(s, fd);
+
+	if (k)
+		*k = s->v[--s->n];
 }
 
 static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose)
@@ -187,17 +194,15 @@ static void set_mark(struct pdl_rxbatch *b, int mark)
 	b->mark = mark;
 }
 
-void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h, double now)
+void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h)
 {
 	char *scheme = NULL;
 	long version = 0;
 	curl_off_t length = -1;
 
-	pdl_rxbatch_end(b);
 	b->on = false;
 	b->fd = -1;
 	b->got = 0;
-	b->t0 = now;
 	if (!b->socks)
 		return;
 	curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
@@ -215,6 +220,8 @@ int pdl_rxbatch_got(struct pdl_rxbatch *b, CURL *h, size_t len, double now)
 {
 	if (!b->on)
 		return b->mark;
+	if (b->got == 0)
+		b->t0 = now;
 	b->got += (int64_t)len;
 	int mark = pdl_rxbatch_mark(b->got, b->length - b->got, now - b->t0);
 	if (mark == b->mark)
@@ -250,5 +257,4 @@ void pdl_rxbatch_end(struct pdl_rxbatch *b)
 {
 	if (b->mark > 1)
 		set_mark(b, 1);
-	b->mark = 1;
 }

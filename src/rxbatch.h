@@ -65,18 +65,19 @@ struct pdl_rxbatch {
 	int mark;		 /* as set on fd */
 	int64_t length;		 /* of the body */
 	int64_t got;
-	double t0; /* when its first byte came */
+	double t0; /* when its first bytes came */
 };
 
-/* A body begins on h's connection: whether and how it may be batched. */
-void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h, double now);
+/* A body begins on h's connection: whether it may be batched. */
+void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h);
 /* len more bytes of it came at now; returns the mark in force. */
 int pdl_rxbatch_got(struct pdl_rxbatch *b, CURL *h, size_t len, double now);
 /* No byte since last_rx: past RXB_GUARD_S the body is read as it comes
  * from now on. Returns when to look again (0: no mark set). */
 double pdl_rxbatch_check(struct pdl_rxbatch *b, double last_rx, double now);
 /* The attempt is over: the socket, which libcurl may reuse, is left with
- * the default mark. */
+ * the default mark. Every attempt ends here, so each body begins with
+ * none set. */
 void pdl_rxbatch_end(struct pdl_rxbatch *b);
 
 #endif

@@ -384,11 +384,13 @@ static bool ftp_continues(struct pdl_xfer *x)
 /* The first body bytes of an attempt: decide whether they continue what
  * came before (206 at the offset asked for, or any body of a resumed FTP
  * transfer) or replace it. A body announced larger than memory holds
- * goes to its file at once. */
+ * goes to its file at once. Also whether its reads may be batched
+ * (rxbatch.h). */
 static bool begin_body(struct pdl_xfer *x)
 {
 	struct pdl_sink *s = &x->sink;
 
+	pdl_rxbatch_begin(&x->rxb, x->h);
 	if (x->range_from > 0 && !over_http(x->h))
 		return ftp_continues(x);
 	if (x->range_from > 0 && x->resp_code == 206) {
@@ -440,8 +442,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 			return CURL_WRITEFUNC_PAUSE;
 		}
 	}
-	bool first = !x->body_started;
-	if (first) {
+	if (!x->body_started) {
 		x->body_started = true;
 		if (!begin_body(x))
 			return 0;
@@ -475,8 +476,6 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		now = pdl_now_s();
 	}
 	x->last_rx = now;
-	if (first && x->rxb.socks)
-		pdl_rxbatch_begin(&x->rxb, x->h, now);
 	/* With a mark set, the loop looks again in case the body slows down
 	 * (pdl_xfer_check_stall). */
 	if (x->rxb.on && pdl_rxbatch_got(&x->rxb, x->h, len, now) > 1)
