@@ -973,7 +973,7 @@ static int claim_held(struct pdl_outfile *f, int fd)
 /* A temporary file already there (kept by -c, or left by a run that was
  * killed) is taken over only when it is a plain file of its own that no
  * process holds: a hard link would carry the writes to a file elsewhere.
- * Appended to with resume set, else emptied. */
+ * Written on at its end with resume set, else emptied. */
 static int open_existing(struct pdl_outfile *f, bool resume)
 {
 	struct stat st;
@@ -987,8 +987,7 @@ static int open_existing(struct pdl_outfile *f, bool resume)
 	}
 	/* O_NONBLOCK: should it have become a FIFO since, do not hang */
 	f->fd = openat(f->parentfd, f->tmpname,
-		       O_WRONLY | (resume ? O_APPEND : 0) | O_NOFOLLOW |
-			   O_NONBLOCK | O_CLOEXEC);
+		       O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (f->fd < 0)
 		return -1;
 	if (fstat(f->fd, &st) < 0)
@@ -1008,7 +1007,9 @@ static int open_existing(struct pdl_outfile *f, bool resume)
 		return -1;
 	if (!resume)
 		return ftruncate(f->fd, 0);
-	if (fstat(f->fd, &st) < 0)
+	/* Not O_APPEND: a body in parts (split.h) is also written at
+	 * offsets, which O_APPEND would ignore. */
+	if (fstat(f->fd, &st) < 0 || lseek(f->fd, st.st_size, SEEK_SET) < 0)
 		return -1;
 	f->resumed_from = st.st_size;
 	return 0;
@@ -1128,13 +1129,16 @@ fail:
 	return -1;
 }
 
-int pdl_write_all(int fd, const void *buf, size_t len, size_t *done)
+/* Writes at off, or at the file position when off is negative. */
+static int write_loop(int fd, const void *buf, size_t len, off_t off,
+		      size_t *done)
 {
 	const char *p = buf;
 
 	*done = 0;
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off < 0 ? write(fd, p, len)
+				    : pwrite(fd, p, len, off + (off_t)*done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1149,6 +1153,17 @@ int pdl_write_all(int fd, const void *buf, size_t len, size_t *done)
 		*done += (size_t)n;
 	}
 	return 0;
+}
+
+int pdl_write_all(int fd, const void *buf, size_t len, size_t *done)
+{
+	return write_loop(fd, buf, len, -1, done);
+}
+
+int pdl_pwrite_all(int fd, const void *buf, size_t len, int64_t off,
+		   size_t *done)
+{
+	return write_loop(fd, buf, len, (off_t)off, done);
 }
 
 int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len)

@@ -97,7 +97,8 @@ struct pdl_outfile {
 
 /* Creates missing subdirectories of relname (never through a symlink) and
  * its temporary file. With resume set, an existing temporary file of a
- * previous run is opened for appending and its size set in resumed_from.
+ * previous run is opened to be written on at its end, its size set in
+ * resumed_from.
  * Returns 0, or -1 with errno set. */
 int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 		     const char *relname, bool resume);
@@ -105,6 +106,10 @@ int pdl_outfile_open(struct pdl_outfile *f, struct pdl_outdir *d,
 /* Writes all of buf to fd, retrying short writes and EINTR; *done is how
  * much went, also on failure. 0 or -1 with errno (EIO for a write of 0). */
 int pdl_write_all(int fd, const void *buf, size_t len, size_t *done);
+
+/* The same at offset off of fd, whatever its position. */
+int pdl_pwrite_all(int fd, const void *buf, size_t len, int64_t off,
+		   size_t *done);
 
 /* pdl_write_all into f, counting what went in f->written. */
 int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len);
