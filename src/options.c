@@ -31,6 +31,7 @@ enum {
 	OPT_MAX_PER_HOST,
 	OPT_LIMIT_RATE,
 	OPT_SHARD,
+	OPT_NO_SPLIT,
 };
 
 struct option_doc {
@@ -81,6 +82,8 @@ static const struct option_doc table[] = {
      "at most N at once to one host:port"},
     {"limit-rate", required_argument, OPT_LIMIT_RATE, "RATE",
      "cap the total rate, bytes/s (K, M, G)"},
+    {"no-split", no_argument, OPT_NO_SPLIT, NULL,
+     "never fetch one file over several connections"},
     {"shard", required_argument, OPT_SHARD, "K/N",
      "take URL lines whose index is K-1 mod N"},
     {"json", no_argument, OPT_JSON, NULL, "report as JSON Lines on stdout"},
@@ -315,6 +318,9 @@ enum pdl_parse_result pdl_options_parse(struct pdl_options *o, int argc,
 			break;
 		case OPT_OVERWRITE:
 			o->overwrite = true;
+			break;
+		case OPT_NO_SPLIT:
+			o->no_split = true;
 			break;
 		case OPT_CONTENT_DISPOSITION:
 			o->content_disposition = true;

@@ -46,6 +46,7 @@ struct pdl_options {
 
 	long max_per_host;  /* 0: only -j limits */
 	int64_t limit_rate; /* bytes per second, 0: none */
+	bool no_split;	    /* never a body in parts (split.h) */
 	long shard_k;	    /* 1-based; shard_n == 0: no sharding */
 	long shard_n;
 

@@ -41,6 +41,9 @@
  * scripts/libcurl.sh hands over whole reads of up to 512 KiB, and for
  * those the loop's own writes are cheaper than the copy (bench/NOTES.md). */
 #define WB_PIECES_BELOW (64 * 1024)
+/* Once the list is drained, a loop with a free slot looks this often for
+ * a body to take a part of (split.h). */
+#define HELP_EVERY_S 0.010
 
 /* A body written behind (transfer.h): the loop fills buffer cur, the
  * settler writes the queued ones in order. Under the settler's lock but
@@ -96,6 +99,8 @@ struct pdl_loop {
 	double unsent_since; /* handed to the settler, not woken for: when */
 	double due;	     /* the earliest timer of a slot */
 	atomic_bool hungry;  /* polling with a free slot: wake on a push */
+	atomic_bool joins;   /* the other parts of a slot's body are over */
+	double help_at;	     /* when to look for a part to take next */
 	pthread_t thread;
 };
 
@@ -438,7 +443,33 @@ static void complete(struct pdl_loop *l, struct pdl_xfer *x)
 	}
 	if (pg)
 		atomic_fetch_sub(&pg->active, 1);
+	/* The last download: loops that stayed to help may end now. */
+	if (atomic_fetch_sub(&l->pool->busy, 1) == 1 && l->pool->splitting)
+		for (size_t i = 0; i < l->pool->n_loops; i++)
+			curl_multi_wakeup(l->pool->loops[i].multi);
 	l->idle[l->n_idle++] = (size_t)(x - l->slots);
+}
+
+/* A helper's part is over: its slot is free, its host's too. */
+static void help_over(struct pdl_loop *l, struct pdl_xfer *x)
+{
+	struct pdl_pool *p = l->pool;
+
+	if (p->hosts) {
+		pdl_hostlimit_release(p->hosts, x->job->host);
+		pdl_queue_wake(p->queue);
+	}
+	pdl_xfer_help_end(x);
+	l->idle[l->n_idle++] = (size_t)(x - l->slots);
+}
+
+/* x is over: a download, or a helper's part. */
+static void over(struct pdl_loop *l, struct pdl_xfer *x)
+{
+	if (x->helper)
+		help_over(l, x);
+	else
+		complete(l, x);
 }
 
 /* Puts x's handle into the loop for its next attempt. */
@@ -446,10 +477,8 @@ static void add(struct pdl_loop *l, struct pdl_xfer *x)
 {
 	CURLMcode mc = curl_multi_add_handle(l->multi, x->h);
 	if (mc != CURLM_OK) {
-		x->state = PDL_XFER_IDLE;
-		snprintf(x->res.error, sizeof(x->res.error), "%s",
-			 curl_multi_strerror(mc));
-		complete(l, x);
+		if (pdl_xfer_give_up(x, PDL_FAILED, curl_multi_strerror(mc)))
+			over(l, x);
 	}
 }
 
@@ -469,6 +498,7 @@ static bool fill(struct pdl_loop *l, bool *drained, double now)
 			break;
 		took = true;
 		struct pdl_xfer *x = &l->slots[l->idle[--l->n_idle]];
+		atomic_fetch_add(&p->busy, 1);
 		if (p->env->progress)
 			atomic_fetch_add(&p->env->progress->active, 1);
 		if (pdl_xfer_start(x, job, now))
@@ -486,8 +516,66 @@ static bool attempt_over(struct pdl_loop *l, struct pdl_xfer *x, CURLcode rc,
 {
 	if (!pdl_xfer_attempt_done(x, rc, now))
 		return false;
-	complete(l, x);
+	over(l, x);
 	return true;
+}
+
+/* Slots whose other parts are all over now: their downloads are. */
+static bool join(struct pdl_loop *l)
+{
+	bool freed = false;
+
+	for (size_t i = 0; i < l->n_slots; i++) {
+		struct pdl_xfer *x = &l->slots[i];
+		if (x->state == PDL_XFER_JOINING && pdl_xfer_join(x)) {
+			complete(l, x);
+			freed = true;
+		}
+	}
+	return freed;
+}
+
+static bool joining(const struct pdl_loop *l)
+{
+	for (size_t i = 0; i < l->n_slots; i++)
+		if (l->slots[i].state == PDL_XFER_JOINING)
+			return true;
+	return false;
+}
+
+/* Called by the last other part of a body: its owner's loop joins. */
+static void wake_joins(void *ctx)
+{
+	struct pdl_loop *l = ctx;
+
+	atomic_store(&l->joins, true);
+	curl_multi_wakeup(l->multi);
+}
+
+/* The list is drained: free slots take parts of the longest bodies still
+ * coming (split.h), each on a connection of its own, counted against
+ * --max-per-host like any. */
+static void help(struct pdl_loop *l, double now)
+{
+	struct pdl_pool *p = l->pool;
+	struct pdl_ask ask;
+
+	while (l->n_idle > 0) {
+		if (!pdl_board_pick(&p->board, PDL_SPLIT_MIN, now, &ask)) {
+			l->help_at = now + HELP_EVERY_S;
+			return;
+		}
+		if (p->hosts &&
+		    !pdl_hostlimit_acquire(p->hosts, ask.split->job->host)) {
+			struct pdl_leave how = {.part = -1, .ask = &ask};
+			pdl_split_leave(&p->board, ask.split, &how);
+			l->help_at = now + HELP_EVERY_S;
+			return;
+		}
+		struct pdl_xfer *x = &l->slots[l->idle[--l->n_idle]];
+		pdl_xfer_help(x, &ask, now);
+		add(l, x);
+	}
 }
 
 /* Collects the attempts libcurl finished; returns whether a slot freed. */
@@ -560,9 +648,15 @@ static void interrupt_all(struct pdl_loop *l)
 			attempt_over(l, x, CURLE_ABORTED_BY_CALLBACK,
 				     pdl_now_s());
 		} else if (x->state == PDL_XFER_WAITING) {
-			pdl_xfer_interrupt(x);
-			complete(l, x);
+			if (pdl_xfer_give_up(x, PDL_INTERRUPTED, "interrupted"))
+				over(l, x);
 		}
+	}
+	/* A body's file is settled only once all its parts are over: the
+	 * other loops stop theirs now too. */
+	while (joining(l)) {
+		curl_multi_poll(l->multi, NULL, 0, 100, NULL);
+		join(l);
 	}
 	settle(l);
 }
@@ -579,9 +673,17 @@ static void loop_run(struct pdl_loop *l)
 			interrupt_all(l);
 			break;
 		}
+		if (atomic_exchange(&l->joins, false))
+			join(l);
 		if (!drained)
 			fill(l, &drained, now);
-		if (drained && l->n_idle == l->n_slots) {
+		if (drained && l->n_idle > 0 && l->pool->splitting &&
+		    (now >= l->help_at || l->n_idle == l->n_slots))
+			help(l, now);
+		/* With bodies to take parts of, a loop with nothing left
+		 * of its own stays while other loops have downloads. */
+		if (drained && l->n_idle == l->n_slots &&
+		    (!l->pool->splitting || atomic_load(&l->pool->busy) == 0)) {
 			settle(l);
 			break;
 		}
@@ -608,6 +710,9 @@ static void loop_run(struct pdl_loop *l)
 		double lag = settler_due(l, now);
 		if (lag > 0 && lag < wait)
 			wait = lag;
+		if (drained && l->n_idle > 0 && l->pool->splitting &&
+		    l->help_at - now < wait)
+			wait = l->help_at - now;
 		int ms = wait <= 0	      ? 0
 			 : wait >= MAX_WAIT_S ? (int)(MAX_WAIT_S * 1000)
 					      : (int)(wait * 1000) + 1;
@@ -647,6 +752,7 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 {
 	l->pool = p;
 	atomic_init(&l->hungry, false);
+	atomic_init(&l->joins, false);
 	atomic_init(&l->mem_held, 0);
 	l->multi = curl_multi_init();
 	l->slots = calloc(n_slots, sizeof(*l->slots));
@@ -663,6 +769,9 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 		if (pdl_xfer_init(&l->slots[i], p->env, &l->due, n_slots == 1,
 				  &l->mem_held, l->socks))
 			return -1;
+		if (p->splitting)
+			pdl_xfer_allow_split(&l->slots[i], &p->board,
+					     wake_joins, l);
 		l->idle[n_slots - 1 - i] = i; /* slot 0 is taken first */
 	}
 	l->n_idle = n_slots;
@@ -676,12 +785,17 @@ int pdl_pool_init(struct pdl_pool *p, size_t jobs, size_t n_loops,
 	struct pdl_hostlimit *hosts = p->hosts;
 
 	memset(p, 0, sizeof(*p));
+	atomic_init(&p->busy, 0);
 	p->hosts = hosts;
 	p->queue = q;
 	p->env = env;
 	p->report = r;
 	if (n_loops > jobs)
 		n_loops = jobs;
+	/* A body in parts needs a second slot; --limit-rate gains nothing
+	 * from more connections. */
+	p->splitting = jobs > 1 && !env->opt->no_split && !env->rate &&
+		       pdl_board_init(&p->board) == 0;
 	p->loops = calloc(n_loops, sizeof(*p->loops));
 	if (!p->loops) {
 		pdl_errorf("out of memory");
@@ -745,4 +859,7 @@ void pdl_pool_finish(struct pdl_pool *p)
 	p->loops = NULL;
 	p->n_loops = 0;
 	p->n_threads = 0;
+	if (p->splitting)
+		pdl_board_finish(&p->board);
+	p->splitting = false;
 }

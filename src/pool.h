@@ -5,6 +5,7 @@
 #define PDL_POOL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,6 +24,9 @@ struct pdl_pool {
 	const struct pdl_env *env;
 	struct pdl_report *report;
 	struct pdl_hostlimit *hosts; /* NULL: no --max-per-host */
+	bool splitting;		     /* long bodies may go in parts */
+	atomic_long busy;	     /* downloads taken and not over */
+	struct pdl_board board;	     /* ... found here (split.h) */
 };
 
 /* How many loops -j jobs gets: one per CPU this process may run on, never

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "naming.h"
@@ -217,6 +219,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		x->resp_range_total = -1;
 		x->resp_etag[0] = '\0';
 		x->resp_date[0] = '\0';
+		x->resp_ranges = false;
 		free(x->disposition);
 		x->disposition = NULL;
 	} else if (!strncasecmp(line, "content-range:", 14)) {
@@ -234,6 +237,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		/* A weak ETag says nothing about the bytes. */
 		if (strncmp(v, "W/", 2))
 			keep_value(x->resp_etag, v);
+	} else if (!strncasecmp(line, "accept-ranges:", 14)) {
+		const char *v = line + 14 + strspn(line + 14, " \t");
+		x->resp_ranges = !strncasecmp(v, "bytes", 5) &&
+				 strspn(v + 5, " \t") == strlen(v + 5);
 	} else if (!strncasecmp(line, "last-modified:", 14)) {
 		keep_value(x->resp_date, line + 14 + strspn(line + 14, " \t"));
 	} else if (!strncasecmp(line, "content-disposition:", 20) &&
@@ -381,6 +388,55 @@ static bool ftp_continues(struct pdl_xfer *x)
 	return true;
 }
 
+/* The first bytes of a part's answer: a 206 from the offset asked for,
+ * of the same version of the resource (its total and ETag). A helper's
+ * first answer confirms what it asked for. */
+static bool part_continues(struct pdl_xfer *x)
+{
+	const struct pdl_split *s = x->split;
+	bool same = over_http(x->h) && x->resp_code == 206 &&
+		    x->resp_range_start == x->range_from &&
+		    x->resp_range_total == s->total &&
+		    !strcmp(x->resp_etag, s->validator);
+
+	if (x->part < 0) {
+		double now = pdl_now_s();
+		pdl_board_latency(x->board, now - x->t0);
+		x->part = same ? pdl_split_confirm(&x->ask, now) : -1;
+		x->help_late = same && x->part < 0;
+		if (x->part >= 0)
+			pdl_debugf("%s: bytes %" PRId64 "-%" PRId64
+				   " on another connection",
+				   x->job->shown_url, x->ask.from,
+				   x->ask.end - 1);
+	} else if (!same)
+		x->split_broken = true;
+	return same && x->part >= 0;
+}
+
+/* A body that may be fetched in parts is put on the board, the
+ * transfer receiving it the owner of its part 0. */
+static void offer_split(struct pdl_xfer *x, curl_off_t size)
+{
+	const struct pdl_sink *s = &x->sink;
+
+	if (!x->board || x->resp_code != 200 || !x->resp_ranges ||
+	    !x->resp_etag[0] || size < 2 * PDL_SPLIT_MIN || !s->file_open ||
+	    !over_http(x->h))
+		return;
+	struct pdl_split *sp =
+	    pdl_split_new(x->job, s->file.fd, size, sink_offset(s),
+			  x->resp_etag, pdl_now_s(), x->wake, x->wake_ctx);
+	if (!sp)
+		return;
+	if (!pdl_board_post(x->board, sp)) {
+		pdl_split_free(sp);
+		return;
+	}
+	x->split = sp;
+	x->part = 0;
+}
+
 /* The first body bytes of an attempt: decide whether they continue what
  * came before (206 at the offset asked for, or any body of a resumed FTP
  * transfer) or replace it. A body announced larger than memory holds
@@ -391,6 +447,8 @@ static bool begin_body(struct pdl_xfer *x)
 	struct pdl_sink *s = &x->sink;
 
 	pdl_rxbatch_begin(&x->rxb, x->h);
+	if (x->split)
+		return part_continues(x);
 	if (x->range_from > 0 && !over_http(x->h))
 		return ftp_continues(x);
 	if (x->range_from > 0 && x->resp_code == 206) {
@@ -423,7 +481,35 @@ static bool begin_body(struct pdl_xfer *x)
 		x->write_errno = errno;
 		return false;
 	}
+	offer_split(x, size);
 	return true;
+}
+
+/* Writes n body bytes: a part at its offset off, else into the sink. On
+ * failure the part holds only what went in. */
+static int write_body(struct pdl_xfer *x, const char *data, size_t n,
+		      int64_t off)
+{
+	const struct pdl_env *env = x->env;
+
+	if (x->helper) {
+		size_t done;
+		if (!pdl_pwrite_all(x->split->fd, data, n, off, &done))
+			return 0;
+		int e = errno;
+		pdl_split_give_back(x->split, x->part, off + (int64_t)done);
+		errno = e;
+		return -1;
+	}
+	if (!sink_write(&x->sink, x->mem_want, env->out, x->job->relname, data,
+			n))
+		return 0;
+	if (x->split) {
+		int e = errno;
+		pdl_split_give_back(x->split, x->part, sink_offset(&x->sink));
+		errno = e;
+	}
+	return -1;
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *userdata)
@@ -457,17 +543,31 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		x->overlong = true;
 		return 0;
 	}
-	if (sink_write(&x->sink, x->mem_want, env->out, x->job->relname, data,
-		       len)) {
+	/* A part takes the bytes up to its end, which may come nearer
+	 * while it is received: then its attempt stops there. */
+	size_t take = len;
+	int64_t off = -1;
+	if (x->split) {
+		bool stop;
+		take = pdl_split_take(x->split, x->part, len, &off, &stop);
+		if (stop) {
+			x->split_stop = true;
+			return 0;
+		}
+		x->part_full = take < len;
+	}
+	if (take > 0 && write_body(x, data, take, off)) {
 		x->write_errno = errno;
+		x->part_full = false;
 		return 0;
 	}
-	x->res.bytes += (int64_t)len;
+	x->res.bytes += (int64_t)take;
 	if (env->progress)
-		atomic_fetch_add_explicit(&env->progress->bytes, (long long)len,
+		atomic_fetch_add_explicit(&env->progress->bytes,
+					  (long long)take,
 					  memory_order_relaxed);
 	if (env->rate) {
-		double wait = pdl_ratelimit_take(env->rate, len);
+		double wait = pdl_ratelimit_take(env->rate, take);
 		if (wait > 0) {
 			x->hold_until = now + wait;
 			pdl_xfer_wake_at(x, x->hold_until);
@@ -478,9 +578,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 	x->last_rx = now;
 	/* With a mark set, the loop looks again in case the body slows down
 	 * (pdl_xfer_check_stall). */
-	if (x->rxb.on && pdl_rxbatch_got(&x->rxb, x->h, len, now) > 1)
+	if (x->rxb.on && pdl_rxbatch_got(&x->rxb, x->h, take, now) > 1)
 		pdl_xfer_wake_at(x, now + RXB_GUARD_S);
-	return len;
+	/* Fewer than len: libcurl ends the attempt, its part in. */
+	return take;
 }
 
 /* The stall check is done here rather than with CURLOPT_LOW_SPEED_TIME:
@@ -534,6 +635,14 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 {
 	long code = 0;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	if (x->part_full)
+		return V_OK;
+	if (x->helper && x->part < 0) {
+		/* The range was not given (or its part moved on): the owner
+		 * goes on alone, nothing failed. */
+		snprintf(err, n, "no part taken");
+		return pdl_env_stopping(x->env) ? V_STOP : V_FAIL;
+	}
 	if (rc == CURLE_OK && x->range_from > 0 && !x->body_started &&
 	    !over_http(x->h)) {
 		/* Nothing after the offset of a resumed FTP transfer: the
@@ -546,13 +655,22 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 		return V_RETRY;
 	}
 	if (rc == CURLE_OK) {
-		int64_t have = sink_offset(&x->sink);
-		if (x->total < 0 || have >= x->total)
+		int64_t have = sink_offset(&x->sink), want = x->total;
+		if (x->split)
+			pdl_split_where(x->split, x->part, &have, &want);
+		if (want < 0 || have >= want)
 			return V_OK;
 		/* A 206 shorter than the rest asked for: the cut of a
 		 * transfer. */
-		snprintf(err, n, "cut short: %" PRId64 " of %" PRId64 " bytes",
-			 have, x->total);
+		if (x->split)
+			snprintf(err, n,
+				 "a part cut short at byte %" PRId64
+				 " of %" PRId64,
+				 have, x->total);
+		else
+			snprintf(err, n,
+				 "cut short: %" PRId64 " of %" PRId64 " bytes",
+				 have, want);
 		return V_RETRY;
 	}
 	if (x->stalled && !pdl_env_stopping(x->env)) {
@@ -563,6 +681,17 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 	if (rc == CURLE_ABORTED_BY_CALLBACK || pdl_env_stopping(x->env)) {
 		snprintf(err, n, "interrupted");
 		return V_STOP;
+	}
+	if (x->split_stop) {
+		/* The reason is the failed part's (split_finish). */
+		snprintf(err, n, "another part failed");
+		return V_FAIL;
+	}
+	if (x->split_broken) {
+		snprintf(err, n,
+			 "the answer for a part of the body was not its range "
+			 "of the same version");
+		return V_FAIL;
 	}
 	if (x->write_errno) {
 		snprintf(err, n, "cannot write %s: %s", x->job->relname,
@@ -820,7 +949,7 @@ static void set_headers(struct pdl_xfer *x)
 {
 	struct curl_slist *list = NULL;
 
-	if (x->range_from > 0 && x->validator[0]) {
+	if ((x->range_from > 0 || x->split) && x->validator[0]) {
 		char line[sizeof(x->validator) + 16];
 		snprintf(line, sizeof(line), "If-Range: %s", x->validator);
 		const struct curl_slist *h;
@@ -838,7 +967,19 @@ static void set_headers(struct pdl_xfer *x)
 
 void pdl_xfer_rearm(struct pdl_xfer *x, double now)
 {
-	x->range_from = sink_offset(&x->sink);
+	int64_t end = -1; /* of the range, exclusive; -1: the body's */
+
+	if (x->split && x->part >= 0) {
+		pdl_split_where(x->split, x->part, &x->range_from, &end);
+	} else if (x->split) {
+		x->range_from = x->ask.from;
+		end = x->ask.end;
+	} else {
+		x->range_from = sink_offset(&x->sink);
+	}
+	x->part_full = false;
+	x->split_stop = false;
+	x->split_broken = false;
 	x->body_started = false;
 	x->bad_range = false;
 	x->overlong = false;
@@ -853,9 +994,14 @@ void pdl_xfer_rearm(struct pdl_xfer *x, double now)
 	/* CURLOPT_RANGE, not RESUME_FROM: with that libcurl fails a 200
 	 * answer ("cannot resume") that begin_body takes from byte 0
 	 * instead. */
-	char range[32];
-	snprintf(range, sizeof(range), "%" PRId64 "-", x->range_from);
-	curl_easy_setopt(x->h, CURLOPT_RANGE, x->range_from > 0 ? range : NULL);
+	char range[48];
+	if (end > 0)
+		snprintf(range, sizeof(range), "%" PRId64 "-%" PRId64,
+			 x->range_from, end - 1);
+	else
+		snprintf(range, sizeof(range), "%" PRId64 "-", x->range_from);
+	curl_easy_setopt(x->h, CURLOPT_RANGE,
+			 x->range_from > 0 || end > 0 ? range : NULL);
 	set_headers(x);
 	double stall = now + (double)x->env->opt->stall_timeout_s;
 	pdl_xfer_wake_at(x, stall);
@@ -876,6 +1022,9 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->validator[0] = '\0';
 	x->disposition = NULL;
 	x->state = PDL_XFER_IDLE;
+	x->split = NULL;
+	x->part = 0;
+	x->helper = false;
 	if (o->resume) {
 		if (pdl_outfile_open(&x->sink.file, x->env->out, job->relname,
 				     true)) {
@@ -891,7 +1040,7 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	return true;
 }
 
-bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
+static bool attempt_end(struct pdl_xfer *x, CURLcode rc, double now)
 {
 	const struct pdl_options *o = x->env->opt;
 	struct pdl_result *res = &x->res;
@@ -910,11 +1059,26 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	 * request: the resource is empty now. begin_body never ran to
 	 * forget what earlier attempts got, so that is done here. */
 	if (rc == CURLE_OK && x->range_from > 0 && !x->body_started &&
-	    x->resp_code != 206 && over_http(x->h) && restart_whole(x, -1)) {
+	    x->resp_code != 206 && over_http(x->h) && !x->split &&
+	    restart_whole(x, -1)) {
 		x->write_errno = errno;
 		rc = CURLE_WRITE_ERROR;
 	}
 	enum verdict v = judge(x, rc, err, sizeof(err));
+	/* A retry of a body no helper took part of is a retry as any
+	 * other: it may start over if the resource changed, for one. */
+	if (v == V_RETRY && x->split && !x->helper &&
+	    pdl_split_dissolve(x->board, x->split)) {
+		pdl_split_free(x->split);
+		x->split = NULL;
+		x->part = 0;
+	}
+	if (x->bad_range && x->split) {
+		/* Starting over would empty a file other parts write into. */
+		x->bad_range = false;
+		if (v == V_RETRY)
+			v = V_FAIL;
+	}
 	if (x->bad_range) {
 		x->total = -1;
 		x->validator[0] = '\0';
@@ -956,11 +1120,142 @@ bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
 	return false;
 }
 
-void pdl_xfer_interrupt(struct pdl_xfer *x)
+/* The file of a download that failed keeps the body from its start up to
+ * the first byte missing (for -c); nothing when that cannot be done. What
+ * a write that failed left out is missing too: the file is never made
+ * longer. */
+static void keep_prefix(struct pdl_sink *s, int64_t keep)
+{
+	struct pdl_outfile *f = &s->file;
+	struct stat st;
+
+	if (fstat(f->fd, &st) < 0)
+		keep = 0;
+	else if (st.st_size < keep)
+		keep = st.st_size;
+	if (ftruncate(f->fd, (off_t)keep) < 0 ||
+	    lseek(f->fd, (off_t)keep, SEEK_SET) < 0)
+		keep = 0;
+	f->resumed_from = 0;
+	f->written = keep;
+}
+
+/* Every part of x's body is over: x's result is the body's. */
+static void split_finish(struct pdl_xfer *x)
+{
+	struct pdl_split *s = x->split;
+	struct pdl_result *res = &x->res;
+
+	res->bytes += s->bytes;
+	res->attempts += s->retries;
+	if (s->failed && (res->outcome == PDL_OK || x->split_stop)) {
+		res->outcome = s->interrupted ? PDL_INTERRUPTED : PDL_FAILED;
+		snprintf(res->error, sizeof(res->error), "%s", s->error);
+	}
+	/* Bytes written behind count from when they are handed over: after
+	 * a write of them failed, where the file stops is not known. */
+	if (res->outcome != PDL_OK)
+		keep_prefix(&x->sink, x->sink.wb && x->write_errno
+					  ? 0
+					  : pdl_split_prefix(s));
+	pdl_split_free(s);
+	x->split = NULL;
+}
+
+/* The owner's part is over: the download too, unless other parts still
+ * run (PDL_XFER_JOINING until the last of them wakes the loop). */
+static bool owner_leaves(struct pdl_xfer *x)
+{
+	struct pdl_leave how = {.part = x->part,
+				.outcome = x->res.outcome,
+				.error = x->res.error,
+				.owner = true};
+
+	if (pdl_split_leave(x->board, x->split, &how) > 0) {
+		x->state = PDL_XFER_JOINING;
+		return false;
+	}
+	split_finish(x);
+	return true;
+}
+
+bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now)
+{
+	if (!attempt_end(x, rc, now))
+		return false;
+	return x->helper || !x->split || owner_leaves(x);
+}
+
+bool pdl_xfer_join(struct pdl_xfer *x)
+{
+	if (x->state != PDL_XFER_JOINING || pdl_split_users(x->split) > 0)
+		return false;
+	x->state = PDL_XFER_IDLE;
+	split_finish(x);
+	return true;
+}
+
+void pdl_xfer_allow_split(struct pdl_xfer *x, struct pdl_board *board,
+			  void (*wake)(void *), void *ctx)
+{
+	x->board = board;
+	x->wake = wake;
+	x->wake_ctx = ctx;
+}
+
+void pdl_xfer_help(struct pdl_xfer *x, const struct pdl_ask *ask, double now)
+{
+	struct pdl_split *s = ask->split;
+
+	memset(&x->res, 0, sizeof(x->res));
+	x->res.outcome = PDL_FAILED;
+	x->job = s->job;
+	x->helper = true;
+	x->split = s;
+	x->part = -1;
+	x->help_late = false;
+	x->ask = *ask;
+	x->t0 = now;
+	x->hold_until = 0;
+	x->too_big = false;
+	x->started_over = false;
+	x->total = s->total;
+	snprintf(x->validator, sizeof(x->validator), "%s", s->validator);
+	x->disposition = NULL;
+	curl_easy_setopt(x->h, CURLOPT_URL, s->job->url);
+	pdl_xfer_rearm(x, now);
+}
+
+void pdl_xfer_help_end(struct pdl_xfer *x)
+{
+	const struct pdl_result *res = &x->res;
+	struct pdl_leave how = {
+	    .part = x->part,
+	    .ask = x->part < 0 ? &x->ask : NULL,
+	    .outcome = res->outcome,
+	    .error = res->error,
+	    .bytes = res->bytes,
+	    .retries = res->attempts > 1 ? res->attempts - 1 : 0,
+	    .refused = x->part < 0 && !x->help_late,
+	};
+
+	pdl_split_leave(x->board, x->split, &how);
+	free(x->disposition);
+	x->disposition = NULL;
+	x->split = NULL;
+	x->helper = false;
+	x->job = NULL;
+	memset(&x->res, 0, sizeof(x->res));
+	x->state = PDL_XFER_IDLE;
+}
+
+bool pdl_xfer_give_up(struct pdl_xfer *x, enum pdl_outcome outcome,
+		      const char *why)
 {
 	x->state = PDL_XFER_IDLE;
-	x->res.outcome = PDL_INTERRUPTED;
-	snprintf(x->res.error, sizeof(x->res.error), "interrupted");
+	x->res.outcome = outcome;
+	snprintf(x->res.error, sizeof(x->res.error), "%s", why);
+	return x->helper || !x->split || owner_leaves(x);
 }
 
 void pdl_xfer_end(struct pdl_xfer *x, struct pdl_done *d)

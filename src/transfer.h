@@ -10,6 +10,7 @@
 #include "options.h"
 #include "outdir.h"
 #include "rxbatch.h"
+#include "split.h"
 
 struct pdl_ratelimit;
 struct pdl_progress;
@@ -44,6 +45,7 @@ enum pdl_xfer_state {
 	PDL_XFER_IDLE,	  /* no job */
 	PDL_XFER_RUNNING, /* h is in the loop's multi handle */
 	PDL_XFER_WAITING, /* backing off until retry_at, h not in the loop */
+	PDL_XFER_JOINING, /* its part of the body is in, others are not */
 };
 
 /* Write-behind (pool.c): a loop's settler thread writes the bytes of the
@@ -131,8 +133,21 @@ struct pdl_xfer {
 	bool stalled;
 	double last_rx; /* when this attempt last received body bytes */
 	struct pdl_rxbatch rxb;
-	size_t mem_max;	 /* largest body held in memory (struct pdl_sink) */
-	size_t mem_want; /* memory for this body: its length when known */
+	/* A body in parts (split.h). */
+	struct pdl_board *board; /* NULL: bodies are not split here */
+	void (*wake)(void *);	 /* wakes this transfer's loop */
+	void *wake_ctx;
+	struct pdl_split *split; /* the body's, when it is in parts */
+	int part;	    /* the part this transfer fetches; -1: asking */
+	bool helper;	    /* a part of another transfer's download */
+	struct pdl_ask ask; /* a helper's, until its answer comes */
+	bool help_late;	    /* ... and came after its part moved on */
+	bool resp_ranges;   /* the response said Accept-Ranges: bytes */
+	bool part_full;	    /* this attempt got to the end of its part */
+	bool split_stop;    /* another part failed */
+	bool split_broken;  /* a part's answer was not the range asked */
+	size_t mem_max;	    /* largest body held in memory (struct pdl_sink) */
+	size_t mem_want;    /* memory for this body: its length when known */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -145,13 +160,31 @@ int pdl_xfer_init(struct pdl_xfer *x, const struct pdl_env *env, double *due,
 		  bool alone, atomic_size_t *mem_held, struct pdl_socks *socks);
 void pdl_xfer_cleanup(struct pdl_xfer *x);
 
+/* Lets x's long bodies be fetched in parts, found on board by idle
+ * transfers; wake(ctx) wakes x's loop when x waits for other parts
+ * (PDL_XFER_JOINING) and the last of them is over. */
+void pdl_xfer_allow_split(struct pdl_xfer *x, struct pdl_board *board,
+			  void (*wake)(void *), void *ctx);
+
+/* Takes on a part of another transfer's body, as asked from the board,
+ * and readies its first attempt. Such a helper ends with
+ * pdl_xfer_help_end, never pdl_xfer_end: it reports nothing, its bytes
+ * and failure go to the body's owner. */
+void pdl_xfer_help(struct pdl_xfer *x, const struct pdl_ask *ask, double now);
+void pdl_xfer_help_end(struct pdl_xfer *x);
+
+/* A transfer PDL_XFER_JOINING: true once every other part of its body is
+ * over, its result then ready for pdl_xfer_end. */
+bool pdl_xfer_join(struct pdl_xfer *x);
+
 /* Takes on job and readies its first attempt. Returns false when it ended
  * at once (the result is then ready for pdl_xfer_end). */
 bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now);
 
 /* An attempt ended with rc (the handle is already out of the loop).
- * Returns true when the download is over (pdl_xfer_end next); false when
- * it is PDL_XFER_WAITING for retry_at. */
+ * Returns true when the download (a helper: its part) is over
+ * (pdl_xfer_end next); false when it is PDL_XFER_WAITING for retry_at, or
+ * PDL_XFER_JOINING. */
 bool pdl_xfer_attempt_done(struct pdl_xfer *x, CURLcode rc, double now);
 
 /* Readies the next attempt after a backoff, for the loop to add h again. */
@@ -164,8 +197,11 @@ void pdl_xfer_wake_at(struct pdl_xfer *x, double t);
  * --stall-timeout; marks it so that pdl_xfer_attempt_done retries it. */
 bool pdl_xfer_check_stall(struct pdl_xfer *x, double now);
 
-/* Ends a download that is waiting to retry because of a stop. */
-void pdl_xfer_interrupt(struct pdl_xfer *x);
+/* Ends a download (or a helper's part) that is not in the loop: waiting
+ * to retry when a stop comes, or its handle refused by the loop. As
+ * pdl_xfer_attempt_done, false when it is PDL_XFER_JOINING. */
+bool pdl_xfer_give_up(struct pdl_xfer *x, enum pdl_outcome outcome,
+		      const char *why);
 
 /* A download whose transfers are over, its file not yet settled: put in
  * place when the body came whole, else dropped (or kept, with -c). An

@@ -182,6 +182,33 @@ class Signals(adversary.Adversarial):
         self.assertIn(marker, got)
         return got
 
+    def test_stop_while_a_body_is_in_parts_keeps_its_start(self):
+        # Two parts of one body are running when the signal comes: both
+        # stop, the download is reported once, interrupted, with the bytes
+        # of both, and -c keeps the start of the body up to the first
+        # byte missing (the first part's end), nothing of the second.
+        size = 16 * 1024 * 1024
+        proc = self.start(
+            ["%s short" % self.url("/bytes/1000"),
+             "%s big" % self.url("/bytes/%d?etag=v1&chunk=262144"
+                                 "&interval_ms=25" % size)],
+            "-j", "2", "-c", "-v", "--json")
+        self.read_stderr_until(proc, b"on another connection", 30 * SLOW)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        res = adversary.finish(proc, 30 * SLOW)
+        self.assertEqual(res.rc, 130, res)
+        big = [f for f in res.files() if "etag=v1" in f["url"]]
+        self.assertEqual(len(big), 1, res)
+        self.assertEqual(big[0]["error"], "interrupted", big)
+        with open(os.path.join(self.box.out, ".big.pdl-part"), "rb") as f:
+            kept = f.read()
+        self.assertGreater(len(kept), 0)
+        self.assertLess(len(kept), size // 2)
+        self.assertEqual(kept, pattern(len(kept)))
+        self.assertGreater(big[0]["bytes"], len(kept), big)
+        self.assertFalse(os.path.exists(os.path.join(self.box.out, "big")))
+
     def test_second_sigint_exits_at_once(self):
         proc, _ = self.start_stuck()
         early = self.first_stop_stuck(proc, signal.SIGINT)
