@@ -44,6 +44,12 @@
 /* Once the list is drained, a loop with a free slot looks this often for
  * a body to take a part of (split.h). */
 #define HELP_EVERY_S 0.010
+/* ... and only while its passes over its transfers take less than this.
+ * libcurl reads a transfer for as long as its socket has bytes (up to a
+ * hundred buffers): a loop busy with fast bodies would send a part's
+ * request only after such a pass, and get its answer after the next,
+ * when the part it asked for has moved on (bench/NOTES.md). */
+#define HELP_QUIET_S 0.002
 
 /* A body written behind (transfer.h): the loop fills buffer cur, the
  * settler writes the queued ones in order. Under the settler's lock but
@@ -101,6 +107,7 @@ struct pdl_loop {
 	atomic_bool hungry;  /* polling with a free slot: wake on a push */
 	atomic_bool joins;   /* the other parts of a slot's body are over */
 	double help_at;	     /* when to look for a part to take next */
+	double pass_s;	     /* its last pass over its transfers took */
 	pthread_t thread;
 };
 
@@ -677,8 +684,10 @@ static void loop_run(struct pdl_loop *l)
 			join(l);
 		if (!drained)
 			fill(l, &drained, now);
+		bool all_idle = l->n_idle == l->n_slots;
 		if (drained && l->n_idle > 0 && l->pool->splitting &&
-		    (now >= l->help_at || l->n_idle == l->n_slots))
+		    (all_idle ||
+		     (l->pass_s < HELP_QUIET_S && now >= l->help_at)))
 			help(l, now);
 		/* With bodies to take parts of, a loop with nothing left
 		 * of its own stays while other loops have downloads. */
@@ -688,6 +697,8 @@ static void loop_run(struct pdl_loop *l)
 			break;
 		}
 		curl_multi_perform(l->multi, &running);
+		if (l->pool->splitting)
+			l->pass_s = pdl_now_s() - now;
 		/* The requests of new downloads are out: the server works
 		 * on them while the files of the ones before are written. */
 		settle(l);
