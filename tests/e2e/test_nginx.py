@@ -92,6 +92,8 @@ class Nginx:
             "  server {",
             "    listen 127.0.0.1:%d;" % self.port,
             "    root %s;" % root,
+            # each connection paced: a body long enough to be split
+            "    location /slow/ { alias %s/; limit_rate 8m; }" % root,
             "  }",
             "}",
         ]
@@ -180,6 +182,28 @@ class RealServer(harness.E2E):
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(self.box.out_files(),
                          {"dir": b"<p>index of dir</p>\n"})
+        self.assert_clean()
+
+    def test_long_body_in_parts(self):
+        # The free slot asks nginx for the second half of the paced body
+        # with If-Range (its ETag); nginx answers 206, and the parts make
+        # the file.
+        lst = self.box.write_list([self.nginx.url("/one-k.bin"),
+                                   self.nginx.url("/slow/eight-m.bin")])
+        r = self.pdl("-j", "2", "-v", "--json", "-o", self.box.out, lst,
+                     timeout=120)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.box.out_files(),
+                         {n: self.bodies[n]
+                          for n in ("one-k.bin", "eight-m.bin")})
+        self.assertEqual(r.files()[-1]["bytes"], SIZES["eight-m.bin"])
+        slow = [(st, rng) for req, st, rng, _ in self.nginx.requests()
+                if "/slow/" in req]
+        self.assertEqual(slow[0], (200, "-"), slow)
+        parts = [rng for st, rng in slow[1:] if st == 206]
+        self.assertTrue(parts, slow)
+        self.assertTrue(all(re.fullmatch(r"bytes=\d+-\d+", p)
+                            for p in parts), slow)
         self.assert_clean()
 
     def test_continue_skips_everything(self):
