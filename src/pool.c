@@ -810,6 +810,7 @@ int pdl_pool_init(struct pdl_pool *p, size_t jobs, size_t n_loops,
 	p->loops = calloc(n_loops, sizeof(*p->loops));
 	if (!p->loops) {
 		pdl_errorf("out of memory");
+		pdl_pool_finish(p);
 		return -1;
 	}
 	for (; p->n_loops < n_loops; p->n_loops++) {
