@@ -44,12 +44,14 @@
 /* Once the list is drained, a loop with a free slot looks this often for
  * a body to take a part of (split.h). */
 #define HELP_EVERY_S 0.010
-/* ... and only while its passes over its transfers take less than this.
- * libcurl reads a transfer for as long as its socket has bytes (up to a
- * hundred buffers): a loop busy with fast bodies would send a part's
+/* ... and only while its passes over its transfers receive less than
+ * this. libcurl reads a transfer for as long as its socket has bytes (up
+ * to a hundred buffers): a loop busy with fast bodies would send a part's
  * request only after such a pass, and get its answer after the next,
- * when the part it asked for has moved on (bench/NOTES.md). */
-#define HELP_QUIET_S 0.002
+ * when the part it asked for has moved on (bench/NOTES.md). Counted in
+ * bytes, not time, so that a slow machine (or valgrind) is not taken for
+ * a busy loop. */
+#define HELP_QUIET_BYTES (1024 * 1024)
 
 /* A body written behind (transfer.h): the loop fills buffer cur, the
  * settler writes the queued ones in order. Under the settler's lock but
@@ -107,7 +109,8 @@ struct pdl_loop {
 	atomic_bool hungry;  /* polling with a free slot: wake on a push */
 	atomic_bool joins;   /* the other parts of a slot's body are over */
 	double help_at;	     /* when to look for a part to take next */
-	double pass_s;	     /* its last pass over its transfers took */
+	int64_t rx;	     /* body bytes its transfers received */
+	int64_t pass_rx;     /* ... in its last pass over them */
 	pthread_t thread;
 };
 
@@ -687,7 +690,7 @@ static void loop_run(struct pdl_loop *l)
 		bool all_idle = l->n_idle == l->n_slots;
 		if (drained && l->n_idle > 0 && l->pool->splitting &&
 		    (all_idle ||
-		     (l->pass_s < HELP_QUIET_S && now >= l->help_at)))
+		     (l->pass_rx < HELP_QUIET_BYTES && now >= l->help_at)))
 			help(l, now);
 		/* With bodies to take parts of, a loop with nothing left
 		 * of its own stays while other loops have downloads. */
@@ -696,9 +699,9 @@ static void loop_run(struct pdl_loop *l)
 			settle(l);
 			break;
 		}
+		int64_t rx = l->rx;
 		curl_multi_perform(l->multi, &running);
-		if (l->pool->splitting)
-			l->pass_s = pdl_now_s() - now;
+		l->pass_rx = l->rx - rx;
 		/* The requests of new downloads are out: the server works
 		 * on them while the files of the ones before are written. */
 		settle(l);
@@ -782,7 +785,7 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 			return -1;
 		if (p->splitting)
 			pdl_xfer_allow_split(&l->slots[i], &p->board,
-					     wake_joins, l);
+					     wake_joins, l, &l->rx);
 		l->idle[n_slots - 1 - i] = i; /* slot 0 is taken first */
 	}
 	l->n_idle = n_slots;

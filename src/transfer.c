@@ -562,6 +562,8 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		return 0;
 	}
 	x->res.bytes += (int64_t)take;
+	if (x->loop_rx)
+		*x->loop_rx += (int64_t)take;
 	if (env->progress)
 		atomic_fetch_add_explicit(&env->progress->bytes,
 					  (long long)take,
@@ -1196,8 +1198,9 @@ bool pdl_xfer_join(struct pdl_xfer *x)
 }
 
 void pdl_xfer_allow_split(struct pdl_xfer *x, struct pdl_board *board,
-			  void (*wake)(void *), void *ctx)
+			  void (*wake)(void *), void *ctx, int64_t *rx)
 {
+	x->loop_rx = rx;
 	x->board = board;
 	x->wake = wake;
 	x->wake_ctx = ctx;

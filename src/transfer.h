@@ -137,6 +137,7 @@ struct pdl_xfer {
 	struct pdl_board *board; /* NULL: bodies are not split here */
 	void (*wake)(void *);	 /* wakes this transfer's loop */
 	void *wake_ctx;
+	int64_t *loop_rx; /* body bytes its loop received, all transfers */
 	struct pdl_split *split; /* the body's, when it is in parts */
 	int part;	    /* the part this transfer fetches; -1: asking */
 	bool helper;	    /* a part of another transfer's download */
@@ -162,9 +163,10 @@ void pdl_xfer_cleanup(struct pdl_xfer *x);
 
 /* Lets x's long bodies be fetched in parts, found on board by idle
  * transfers; wake(ctx) wakes x's loop when x waits for other parts
- * (PDL_XFER_JOINING) and the last of them is over. */
+ * (PDL_XFER_JOINING) and the last of them is over. Body bytes received
+ * are added to *rx, the loop's count. */
 void pdl_xfer_allow_split(struct pdl_xfer *x, struct pdl_board *board,
-			  void (*wake)(void *), void *ctx);
+			  void (*wake)(void *), void *ctx, int64_t *rx);
 
 /* Takes on a part of another transfer's body, as asked from the board,
  * and readies its first attempt. Such a helper ends with
