@@ -10,7 +10,6 @@
 int pdl_board_init(struct pdl_board *b)
 {
 	memset(b, 0, sizeof(*b));
-	atomic_init(&b->n_open, 0);
 	return pthread_mutex_init(&b->lock, NULL) ? -1 : 0;
 }
 
@@ -72,7 +71,6 @@ bool pdl_board_post(struct pdl_board *b, struct pdl_split *s)
 	}
 	if (ok) {
 		b->open[b->n++] = s;
-		atomic_store(&b->n_open, b->n);
 		/* Under the board's lock, as every other change of it. */
 		pthread_mutex_lock(&s->lock);
 		s->posted = true;
@@ -91,7 +89,6 @@ static void unpost(struct pdl_board *b, struct pdl_split *s)
 			break;
 		}
 	}
-	atomic_store(&b->n_open, b->n);
 	s->posted = false;
 }
 

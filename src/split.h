@@ -14,7 +14,6 @@
 #define PDL_SPLIT_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,7 +65,6 @@ struct pdl_board {
 	pthread_mutex_t lock;
 	struct pdl_split **open;
 	size_t n, cap;
-	atomic_size_t n_open; /* n, to look without the lock */
 	/* How long a helper's answer takes to come, on average: a part
 	 * moves on that much meanwhile. */
 	double latency;

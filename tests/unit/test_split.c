@@ -39,7 +39,7 @@ static void picking(void)
 	CHECK(!pdl_board_pick(&b, PDL_SPLIT_MIN, 0, &ask));
 	struct pdl_split *small = posted(&b, 6 * MIB, 0, 0);
 	struct pdl_split *big = posted(&b, 64 * MIB, 0, 0);
-	CHECK_INT(atomic_load(&b.n_open), 2);
+	CHECK_INT(b.n, 2);
 
 	/* The one with the most left; half of it, aligned. */
 	CHECK(pdl_board_pick(&b, PDL_SPLIT_MIN, 0, &ask));
@@ -156,7 +156,7 @@ static void leaving(void)
 	CHECK_INT(pdl_split_leave(&b, s, &owner), 1);
 	CHECK(s->owner_waits);
 	CHECK_INT(wakes, 0);
-	CHECK_INT(atomic_load(&b.n_open), 1);
+	CHECK_INT(b.n, 1);
 	/* The helper fails: its reason is the body's, the owner is woken,
 	 * and the body leaves the board. */
 	CHECK_INT(pdl_split_take(s, i, 2 * MIB, &off, &stop), 2 * MIB);
@@ -173,7 +173,7 @@ static void leaving(void)
 	CHECK_STR(s->error, "HTTP 503");
 	CHECK_INT(s->bytes, 2 * MIB);
 	CHECK_INT(s->retries, 3);
-	CHECK_INT(atomic_load(&b.n_open), 0);
+	CHECK_INT(b.n, 0);
 	CHECK_INT(pdl_split_users(s), 0);
 	/* What -c keeps: part 0 whole, then part 1 up to where it got. */
 	CHECK_INT(pdl_split_prefix(s), 10 * MIB);
