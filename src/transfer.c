@@ -490,26 +490,24 @@ static bool begin_body(struct pdl_xfer *x)
 static int write_body(struct pdl_xfer *x, const char *data, size_t n,
 		      int64_t off)
 {
-	const struct pdl_env *env = x->env;
+	int64_t held; /* where the part is, once written */
+	int rc;
 
 	if (x->helper) {
 		size_t done;
-		if (!pdl_pwrite_all(x->split->fd, data, n, off, &done))
-			return 0;
-		int e = errno;
-		pdl_split_give_back(x->split, x->part, off + (int64_t)done);
-		errno = e;
-		return -1;
+		rc = pdl_pwrite_all(x->split->fd, data, n, off, &done);
+		held = off + (int64_t)done;
+	} else {
+		rc = sink_write(&x->sink, x->mem_want, x->env->out,
+				x->job->relname, data, n);
+		held = sink_offset(&x->sink);
 	}
-	if (!sink_write(&x->sink, x->mem_want, env->out, x->job->relname, data,
-			n))
-		return 0;
-	if (x->split) {
+	if (rc && x->split) {
 		int e = errno;
-		pdl_split_give_back(x->split, x->part, sink_offset(&x->sink));
+		pdl_split_give_back(x->split, x->part, held);
 		errno = e;
 	}
-	return -1;
+	return rc;
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *userdata)
@@ -1009,10 +1007,10 @@ void pdl_xfer_rearm(struct pdl_xfer *x, double now)
 	pdl_xfer_wake_at(x, stall);
 }
 
-bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
+/* x takes on job's URL from now: a download of its own, or a helper's
+ * part of another's. */
+static void take_on(struct pdl_xfer *x, struct pdl_job *job, double now)
 {
-	const struct pdl_options *o = x->env->opt;
-
 	memset(&x->res, 0, sizeof(x->res));
 	x->res.outcome = PDL_FAILED;
 	x->job = job;
@@ -1020,10 +1018,18 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 	x->hold_until = 0;
 	x->too_big = false;
 	x->started_over = false;
-	x->total = -1;
-	x->validator[0] = '\0';
 	x->disposition = NULL;
 	x->state = PDL_XFER_IDLE;
+	curl_easy_setopt(x->h, CURLOPT_URL, job->url);
+}
+
+bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
+{
+	const struct pdl_options *o = x->env->opt;
+
+	take_on(x, job, now);
+	x->total = -1;
+	x->validator[0] = '\0';
 	x->split = NULL;
 	x->part = 0;
 	x->helper = false;
@@ -1037,7 +1043,6 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 		}
 		x->sink.file_open = true;
 	}
-	curl_easy_setopt(x->h, CURLOPT_URL, job->url);
 	pdl_xfer_rearm(x, now);
 	return true;
 }
@@ -1210,22 +1215,14 @@ void pdl_xfer_help(struct pdl_xfer *x, const struct pdl_ask *ask, double now)
 {
 	struct pdl_split *s = ask->split;
 
-	memset(&x->res, 0, sizeof(x->res));
-	x->res.outcome = PDL_FAILED;
-	x->job = s->job;
-	x->helper = true;
-	x->split = s;
-	x->part = -1;
-	x->help_late = false;
-	x->ask = *ask;
-	x->t0 = now;
-	x->hold_until = 0;
-	x->too_big = false;
-	x->started_over = false;
+	take_on(x, s->job, now);
 	x->total = s->total;
 	snprintf(x->validator, sizeof(x->validator), "%s", s->validator);
-	x->disposition = NULL;
-	curl_easy_setopt(x->h, CURLOPT_URL, s->job->url);
+	x->split = s;
+	x->part = -1;
+	x->helper = true;
+	x->help_late = false;
+	x->ask = *ask;
 	pdl_xfer_rearm(x, now);
 }
 
