@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "awake.h"
 #include "hostlimit.h"
 #include "log.h"
 #include "progress.h"
@@ -104,6 +105,7 @@ struct pdl_loop {
 	atomic_size_t mem_held;	     /* bodies in memory (transfer.h) */
 	struct pdl_settler *settler; /* one-transfer loops only */
 	struct pdl_socks *socks;     /* several-transfer loops: rxbatch.h */
+	struct pdl_awake awake;	     /* whether its waits begin awake */
 	double unsent_since; /* handed to the settler, not woken for: when */
 	double due;	     /* the earliest timer of a slot */
 	atomic_bool hungry;  /* polling with a free slot: wake on a push */
@@ -671,6 +673,37 @@ static void interrupt_all(struct pdl_loop *l)
 	settle(l);
 }
 
+/* Up to PDL_AWAKE_S, libcurl's sockets are looked at without sleeping
+ * (curl_multi_wait leaves a curl_multi_wakeup to the poll after it).
+ * Whether one had something. */
+static bool wait_awake(struct pdl_loop *l, double until)
+{
+	const struct pdl_env *env = l->pool->env;
+	int n = 0;
+
+	do {
+		if (curl_multi_wait(l->multi, NULL, 0, 0, &n) != CURLM_OK)
+			return false;
+	} while (n == 0 && pdl_now_s() < until && !pdl_env_stopping(env));
+	return n > 0;
+}
+
+/* Waits up to ms for a socket, a timer or a wake-up. A loop that leaves a
+ * CPU free (for the server, when it is on this machine) may begin awake:
+ * awake.h. */
+static void loop_wait(struct pdl_loop *l, int ms)
+{
+	if (ms == 0) {
+		curl_multi_poll(l->multi, NULL, 0, 0, NULL);
+		return;
+	}
+	double t0 = pdl_now_s();
+	if (!(l->pool->cpu_spare && pdl_awake_next(&l->awake) &&
+	      wait_awake(l, t0 + PDL_AWAKE_S)))
+		curl_multi_poll(l->multi, NULL, 0, ms, NULL);
+	pdl_awake_note(&l->awake, pdl_now_s() - t0);
+}
+
 static void loop_run(struct pdl_loop *l)
 {
 	const struct pdl_env *env = l->pool->env;
@@ -730,7 +763,7 @@ static void loop_run(struct pdl_loop *l)
 		int ms = wait <= 0	      ? 0
 			 : wait >= MAX_WAIT_S ? (int)(MAX_WAIT_S * 1000)
 					      : (int)(wait * 1000) + 1;
-		curl_multi_poll(l->multi, NULL, 0, ms, NULL);
+		loop_wait(l, ms);
 		atomic_store(&l->hungry, false);
 	}
 }
@@ -741,7 +774,7 @@ static void *loop_main(void *arg)
 {
 	struct pdl_loop *l = arg;
 
-	if (l->n_slots == 1 && l->pool->settlers)
+	if (l->n_slots == 1 && l->pool->cpu_spare)
 		settler_open(l);
 	loop_run(l);
 	settler_close(l);
@@ -768,6 +801,7 @@ static int loop_init(struct pdl_loop *l, struct pdl_pool *p, size_t n_slots)
 	atomic_init(&l->hungry, false);
 	atomic_init(&l->joins, false);
 	atomic_init(&l->mem_held, 0);
+	pdl_awake_init(&l->awake);
 	l->multi = curl_multi_init();
 	l->slots = calloc(n_slots, sizeof(*l->slots));
 	l->idle = calloc(n_slots, sizeof(*l->idle));
@@ -827,7 +861,7 @@ int pdl_pool_init(struct pdl_pool *p, size_t jobs, size_t n_loops,
 			return -1;
 		}
 	}
-	p->settlers = p->n_loops < cpus_usable();
+	p->cpu_spare = p->n_loops < cpus_usable();
 	pdl_queue_set_notify(q, notify, p);
 	return 0;
 }

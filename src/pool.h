@@ -19,7 +19,7 @@ struct pdl_pool {
 	struct pdl_loop *loops;
 	size_t n_loops;
 	size_t n_threads; /* loops started on threads of their own */
-	bool settlers;	  /* one-transfer loops get a settler (pool.c) */
+	bool cpu_spare;	  /* the loops leave a CPU free: settlers, awake.h */
 	struct pdl_queue *queue;
 	const struct pdl_env *env;
 	struct pdl_report *report;

@@ -3,6 +3,7 @@ flight (max_concurrent), so the pool's bound is observed from outside."""
 
 import json
 import os
+import resource
 import sys
 import time
 
@@ -69,6 +70,42 @@ class Concurrency(harness.E2E):
                          and (o["t_end"] is None
                               or o["t_end"] > e["t_start"])]
             self.assertLessEqual(len(open_then), 3)
+        self.assert_clean()
+
+    def test_slow_answers_waited_for_asleep(self):
+        """After quick answers a transfer thread looks at its socket for a
+        moment before it sleeps (src/awake.h). A slow answer after them
+        must still be waited for asleep: six waits of 0.4 s among quick
+        answers add almost nothing to the CPU pdl uses for the list.
+        (Whether a given wait begins with a look depends on how quick the
+        answers before it were: with six, some do.)"""
+        if harness.VALGRIND:
+            self.skipTest("valgrind's own CPU time drowns the figure")
+
+        def cpu_for(urls, name):
+            out = os.path.join(self.box.out, name)
+            lst = self.box.write_list(urls, name=name + ".txt")
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            r = self.pdl("-q", "-j", "1", "-o", out, lst)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(len(os.listdir(out)), len(urls))
+            return (after.ru_utime + after.ru_stime -
+                    before.ru_utime - before.ru_stime)
+
+        quick = [[self.url("/bytes/100?g=%d&q=%d" % (g, i))
+                  for i in range(50)] for g in range(6)]
+        slow = [self.url("/bytes/100?delay=0.4&s=%d" % g) for g in range(6)]
+        alone = min(cpu_for(sum(quick, []), "a%d" % i) for i in range(2))
+        mixed = []
+        for g in range(6):
+            mixed += quick[g] + [slow[g]]
+        t = time.monotonic()
+        with_slow = cpu_for(mixed, "b")
+        self.assertGreaterEqual(time.monotonic() - t, 2.4)
+        # each wait looked through would add 0.4 s; a sanitizer's own
+        # threads add some CPU for each second of the run
+        self.assertLess(with_slow - alone, 0.8, (alone, with_slow))
         self.assert_clean()
 
     def test_sequential_in_input_order(self):
