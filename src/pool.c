@@ -693,13 +693,12 @@ static bool wait_awake(struct pdl_loop *l, double until)
  * awake.h. */
 static void loop_wait(struct pdl_loop *l, int ms)
 {
-	if (ms == 0) {
-		curl_multi_poll(l->multi, NULL, 0, 0, NULL);
+	if (ms == 0 || !l->pool->cpu_spare) {
+		curl_multi_poll(l->multi, NULL, 0, ms, NULL);
 		return;
 	}
 	double t0 = pdl_now_s();
-	if (!(l->pool->cpu_spare && pdl_awake_next(&l->awake) &&
-	      wait_awake(l, t0 + PDL_AWAKE_S)))
+	if (!(pdl_awake_next(&l->awake) && wait_awake(l, t0 + PDL_AWAKE_S)))
 		curl_multi_poll(l->multi, NULL, 0, ms, NULL);
 	pdl_awake_note(&l->awake, pdl_now_s() - t0);
 }
