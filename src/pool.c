@@ -564,6 +564,13 @@ static void wake_joins(void *ctx)
 	curl_multi_wakeup(l->multi);
 }
 
+/* Whether the loop may take a part of a body now: the list is drained and
+ * a slot is free. */
+static bool may_help(const struct pdl_loop *l, bool drained)
+{
+	return drained && l->n_idle > 0 && l->pool->splitting;
+}
+
 /* The list is drained: free slots take parts of the longest bodies still
  * coming (split.h), each on a connection of its own, counted against
  * --max-per-host like any. */
@@ -720,7 +727,7 @@ static void loop_run(struct pdl_loop *l)
 		if (!drained)
 			fill(l, &drained, now);
 		bool all_idle = l->n_idle == l->n_slots;
-		if (drained && l->n_idle > 0 && l->pool->splitting &&
+		if (may_help(l, drained) &&
 		    (all_idle ||
 		     (l->pass_rx < HELP_QUIET_BYTES && now >= l->help_at)))
 			help(l, now);
@@ -756,8 +763,7 @@ static void loop_run(struct pdl_loop *l)
 		double lag = settler_due(l, now);
 		if (lag > 0 && lag < wait)
 			wait = lag;
-		if (drained && l->n_idle > 0 && l->pool->splitting &&
-		    l->help_at - now < wait)
+		if (may_help(l, drained) && l->help_at - now < wait)
 			wait = l->help_at - now;
 		int ms = wait <= 0	      ? 0
 			 : wait >= MAX_WAIT_S ? (int)(MAX_WAIT_S * 1000)
