@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -970,6 +971,10 @@ static int claim_held(struct pdl_outfile *f, int fd)
 	return claim(f, fd, &id) < 0 ? -1 : hold(f, id);
 }
 
+/* The extended attribute in which a kept temporary file carries the
+ * validator of its bytes (pdl_outfile_note). */
+#define VALIDATOR_XATTR "user.pdl.validator"
+
 /* A temporary file already there (kept by -c, or left by a run that was
  * killed) is taken over only when it is a plain file of its own that no
  * process holds: a hard link would carry the writes to a file elsewhere.
@@ -1005,8 +1010,12 @@ static int open_existing(struct pdl_outfile *f, bool resume)
 	flags = fcntl(f->fd, F_GETFL);
 	if (flags < 0 || fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
 		return -1;
-	if (!resume)
+	if (!resume) {
+		/* what a -c run noted is no longer true of it */
+		fremovexattr(f->fd, VALIDATOR_XATTR);
 		return ftruncate(f->fd, 0);
+	}
+	f->noted = fgetxattr(f->fd, VALIDATOR_XATTR, NULL, 0) > 0;
 	/* Not O_APPEND: a body in parts (split.h) is also written at
 	 * offsets, which O_APPEND would ignore. */
 	if (fstat(f->fd, &st) < 0 || lseek(f->fd, st.st_size, SEEK_SET) < 0)
@@ -1175,6 +1184,43 @@ int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len)
 	return rc;
 }
 
+int pdl_outfile_note(struct pdl_outfile *f, const char *validator)
+{
+	int rc;
+
+	if (f->unnamed || f->fd < 0)
+		return 0;
+	if (validator[0]) {
+		rc = fsetxattr(f->fd, VALIDATOR_XATTR, validator,
+			       strlen(validator), 0);
+	} else if (f->noted) {
+		rc = fremovexattr(f->fd, VALIDATOR_XATTR);
+		if (rc < 0 && errno == ENODATA)
+			rc = 0;
+	} else {
+		return 0;
+	}
+	if (!rc)
+		f->noted = validator[0] != '\0';
+	return rc;
+}
+
+void pdl_outfile_noted(struct pdl_outfile *f, char *buf, size_t size)
+{
+	ssize_t n = -1;
+
+	if (!size)
+		return;
+	if (f->noted && f->fd >= 0 && size > 1)
+		n = fgetxattr(f->fd, VALIDATOR_XATTR, buf, size - 1);
+	/* it goes into a request header: printable ASCII only */
+	for (ssize_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 ||
+		    (unsigned char)buf[i] > 0x7e)
+			n = 0;
+	buf[n > 0 ? n : 0] = '\0';
+}
+
 int pdl_outfile_truncate(struct pdl_outfile *f)
 {
 	if (ftruncate(f->fd, 0) < 0 || lseek(f->fd, 0, SEEK_SET) < 0)
@@ -1232,6 +1278,9 @@ int pdl_outfile_commit(struct pdl_outfile *f)
 		 * the lock, and tells the file is still the one at tmpname:
 		 * never is another process's put in place. */
 		if (f->fd >= 0) {
+			/* whole: nothing left to resume, nothing to note */
+			if (f->noted)
+				fremovexattr(f->fd, VALIDATOR_XATTR);
 			f->lockfd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
 			rc = close(f->fd);
 			f->fd = -1;

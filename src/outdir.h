@@ -91,6 +91,7 @@ struct pdl_outfile {
 	int64_t written;
 	int64_t resumed_from; /* bytes already in a kept partial file */
 	bool unnamed;	      /* an O_TMPFILE file: tmpname is not used */
+	bool noted;	      /* it carries a validator (pdl_outfile_note) */
 	bool held;	      /* its id is in dir->held */
 	struct pdl_file_id id;
 };
@@ -113,6 +114,17 @@ int pdl_pwrite_all(int fd, const void *buf, size_t len, int64_t off,
 
 /* pdl_write_all into f, counting what went in f->written. */
 int pdl_outfile_write(struct pdl_outfile *f, const void *buf, size_t len);
+
+/* Notes on a named file the validator of the body it holds (an ETag or
+ * a Last-Modified date; "": none), so that a later -c run that takes it
+ * up can ask for the rest of that version only. Kept in an extended
+ * attribute; a file system without them keeps none, and the later run
+ * resumes by size alone. 0, or -1 with errno. */
+int pdl_outfile_note(struct pdl_outfile *f, const char *validator);
+
+/* The validator noted on a file taken up with resume into buf (size
+ * bytes), "" when there is none or it is not fit to send. */
+void pdl_outfile_noted(struct pdl_outfile *f, char *buf, size_t size);
 
 /* Discards what was written so far (the server ignored a Range request). */
 int pdl_outfile_truncate(struct pdl_outfile *f);

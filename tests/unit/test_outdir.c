@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define NTHREADS 8
@@ -459,6 +460,90 @@ static void test_write_commit(void)
 	pdl_outdir_close(&d);
 }
 
+#define NOTE "user.pdl.validator"
+
+/* The attribute NOTE of path, "" when it has none. */
+static const char *noted_on(const char *path)
+{
+	static char buf[300];
+	ssize_t n = getxattr(path, NOTE, buf, sizeof(buf) - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* A -c part notes its validator; the run that takes it up reads it, and
+ * the note goes when the file is whole or taken up without resume. */
+static void test_notes(void)
+{
+	struct pdl_outdir d;
+	struct pdl_outfile f;
+	char v[64];
+
+	open_dir(&d, "notes");
+	write_file("notes/probe", "");
+	if (setxattr("notes/probe", NOTE, "x", 1, 0) < 0) {
+		fprintf(stderr, "no user xattrs here (%s): notes skipped\n",
+			strerror(errno));
+		pdl_outdir_close(&d);
+		return;
+	}
+	d.keep_partial = true; /* -c */
+	CHECK_INT(pdl_outfile_open(&f, &d, "n.bin", true), 0);
+	CHECK(!f.noted);
+	CHECK_INT(pdl_outfile_note(&f, ""), 0); /* nothing to remove */
+	CHECK_STR(noted_on("notes/.n.bin.pdl-part"), "");
+	CHECK_INT(pdl_outfile_note(&f, "\"v1\""), 0);
+	CHECK(f.noted);
+	CHECK_INT(pdl_outfile_write(&f, "head", 4), 0);
+	pdl_outfile_abort(&f, true);
+	CHECK_STR(noted_on("notes/.n.bin.pdl-part"), "\"v1\"");
+
+	/* taken up again: read back, then replaced by another */
+	CHECK_INT(pdl_outfile_open(&f, &d, "n.bin", true), 0);
+	CHECK(f.noted);
+	pdl_outfile_noted(&f, v, sizeof(v));
+	CHECK_STR(v, "\"v1\"");
+	CHECK_INT(pdl_outfile_note(&f, "Mon, 01 Jan 2024 00:00:00 GMT"), 0);
+	pdl_outfile_noted(&f, v, sizeof(v));
+	CHECK_STR(v, "Mon, 01 Jan 2024 00:00:00 GMT");
+	/* a buffer too small for it gives none, not a cut one */
+	pdl_outfile_noted(&f, v, 8);
+	CHECK_STR(v, "");
+	/* the whole file carries no note */
+	CHECK_INT(pdl_outfile_write(&f, "tail", 4), 0);
+	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_FILE("notes/n.bin", "headtail");
+	CHECK_STR(noted_on("notes/n.bin"), "");
+
+	/* a note that is no header value is not read */
+	write_file("notes/.bad.pdl-part", "x");
+	CHECK_INT(setxattr("notes/.bad.pdl-part", NOTE, "\"a\"\r\nX: y", 9, 0),
+		  0);
+	CHECK_INT(pdl_outfile_open(&f, &d, "bad", true), 0);
+	pdl_outfile_noted(&f, v, sizeof(v));
+	CHECK_STR(v, "");
+	/* no validator now: the old note goes */
+	CHECK_INT(pdl_outfile_note(&f, ""), 0);
+	CHECK(!f.noted);
+	CHECK_STR(noted_on("notes/.bad.pdl-part"), "");
+	pdl_outfile_abort(&f, false);
+
+	/* a part taken up without resume (--overwrite) loses its note */
+	d.keep_partial = false;
+	d.overwrite = true;
+	write_file("notes/.st.pdl-part", "stale");
+	CHECK_INT(setxattr("notes/.st.pdl-part", NOTE, "\"old\"", 5, 0), 0);
+	CHECK_INT(pdl_outfile_open(&f, &d, "st", false), 0);
+	CHECK(!f.unnamed && !f.noted);
+	CHECK_STR(noted_on("notes/.st.pdl-part"), "");
+	CHECK_INT(pdl_outfile_write(&f, "new", 3), 0);
+	CHECK_INT(pdl_outfile_commit(&f), 0);
+	CHECK_FILE("notes/st", "new");
+	CHECK_STR(noted_on("notes/st"), "");
+	pdl_outdir_close(&d);
+}
+
 static void test_no_escape(void)
 {
 	struct pdl_outdir d;
@@ -901,6 +986,7 @@ int main(void)
 	test_open();
 	test_reserve();
 	test_write_commit();
+	test_notes();
 	test_no_escape();
 	test_long_names();
 	test_taken_names();
