@@ -181,11 +181,30 @@ static void keep_value(char dst[PDL_VALIDATOR_MAX], const char *v)
 	dst[len] = '\0';
 }
 
-/* The validator of the response being received, if it has one. */
+/* Whether the Last-Modified of the response being received tells its
+ * version apart: only when the response was served a second or more
+ * after it (RFC 9110, 8.8.2.2). A resource changed in the second it was
+ * served may change again within that second, under the same date. */
+static bool date_is_strong(const struct pdl_xfer *x)
+{
+	time_t modified = curl_getdate(x->resp_date, NULL);
+	return modified != -1 && x->resp_served != -1 &&
+	       x->resp_served - modified >= 1;
+}
+
+/* The validator of the response being received, if it has one. Without
+ * an ETag, a date too recent to trust makes the body one to fetch whole. */
 static void take_validator(struct pdl_xfer *x)
 {
-	snprintf(x->validator, sizeof(x->validator), "%s",
-		 x->resp_etag[0] ? x->resp_etag : x->resp_date);
+	const char *v = x->resp_etag;
+
+	x->sink.whole_only = false;
+	if (!v[0] && x->resp_date[0]) {
+		x->sink.whole_only = !date_is_strong(x);
+		if (!x->sink.whole_only)
+			v = x->resp_date;
+	}
+	snprintf(x->validator, sizeof(x->validator), "%s", v);
 }
 
 /* Whether the transfer is over HTTP(S): the scheme of the connection
@@ -219,6 +238,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		x->resp_range_total = -1;
 		x->resp_etag[0] = '\0';
 		x->resp_date[0] = '\0';
+		x->resp_served = -1;
 		x->resp_ranges = false;
 		free(x->disposition);
 		x->disposition = NULL;
@@ -243,6 +263,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 				 strspn(v + 5, " \t") == strlen(v + 5);
 	} else if (!strncasecmp(line, "last-modified:", 14)) {
 		keep_value(x->resp_date, line + 14 + strspn(line + 14, " \t"));
+	} else if (!strncasecmp(line, "date:", 5)) {
+		x->resp_served = curl_getdate(line + 5, NULL);
 	} else if (!strncasecmp(line, "content-disposition:", 20) &&
 		   x->env->opt->content_disposition) {
 		free(x->disposition);
@@ -1086,7 +1108,12 @@ static bool attempt_end(struct pdl_xfer *x, CURLcode rc, double now)
 		if (v == V_RETRY)
 			v = V_FAIL;
 	}
-	if (x->bad_range) {
+	if (x->bad_range || (v == V_RETRY && x->sink.whole_only && !x->split &&
+			     sink_offset(&x->sink) > 0)) {
+		if (!x->bad_range)
+			pdl_debugf("%s: modified too recently to resume: "
+				   "starting over",
+				   x->job->shown_url);
 		x->total = -1;
 		x->validator[0] = '\0';
 		sink_restart(&x->sink);
@@ -1299,7 +1326,8 @@ struct pdl_job *pdl_done_settle(struct pdl_done *d, struct pdl_result *res)
 		settle_ok(d);
 	} else {
 		struct pdl_sink *s = &d->sink;
-		sink_drop(s, d->env->opt->resume && sink_offset(s) > 0);
+		sink_drop(s, d->env->opt->resume && sink_offset(s) > 0 &&
+				 !s->whole_only);
 	}
 	free(d->disposition);
 	d->disposition = NULL;

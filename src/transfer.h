@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "job.h"
 #include "options.h"
@@ -74,6 +75,10 @@ struct pdl_sink {
 	 * counts what was handed over; what is on disk only after a
 	 * flush. */
 	struct pdl_wb *wb;
+	/* Its bytes are of a response whose only validator is a date too
+	 * recent to trust (take_validator): a cut starts over, and -c keeps
+	 * none of them. */
+	bool whole_only;
 };
 
 /* How large a body may wait in memory. A loop with several transfers has
@@ -114,10 +119,11 @@ struct pdl_xfer {
 	/* Its strong ETag and Last-Modified, "" where it has none. */
 	char resp_etag[PDL_VALIDATOR_MAX];
 	char resp_date[PDL_VALIDATOR_MAX];
+	time_t resp_served; /* its Date; -1: none */
 	/* What tells the resource whose bytes the sink holds from a later
 	 * version: the strong ETag of the response the body came from, else
-	 * its Last-Modified; "" when none. A resumed attempt sends it as
-	 * If-Range. */
+	 * its Last-Modified if that is at least a second older than the
+	 * response; "" when none. A resumed attempt sends it as If-Range. */
 	char validator[PDL_VALIDATOR_MAX];
 	struct curl_slist *headers; /* this attempt's: -H lines + If-Range */
 	/* The size of the resource whose bytes the sink holds, as its

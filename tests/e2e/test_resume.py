@@ -276,6 +276,22 @@ class Resume(adversary.Adversarial):
         self.assertEqual(log[1]["headers"].get("If-Range"), '"v1"')
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
 
+    def test_recently_modified_resource_starts_over_not_resumed(self):
+        # no ETag, and a Last-Modified of the second the answer was served
+        # in: a date that cannot tell two versions apart, so the cut body
+        # is fetched again from its start, without If-Range
+        n = 100000
+        res, r = self.one("/versioned/%s/%d?after=40000&validators=fresh"
+                          % (self.key, n), rc=0)
+        self.assertEqual(r["status"], 200, res)
+        self.assertEqual(r["attempts"], 2, res)
+        log = self.requests("/versioned/")
+        self.assertEqual(len(log), 2)
+        self.assertNotIn("Range", log[1]["headers"])
+        self.assertNotIn("If-Range", log[1]["headers"])
+        self.assert_files({"bystander": pattern(4321),
+                           "target": bytes(255 - c for c in pattern(n))})
+
     def test_short_body_fails_after_retries_no_file(self):
         res, r = self.one("/short/50000?send=10000", "--retries", "2", rc=1)
         self.assertEqual(r["attempts"], 3)
@@ -410,6 +426,13 @@ class Resume(adversary.Adversarial):
         self.assertEqual(self.requests("/bytes/%d" % n)[0]["headers"]
                          .get("Range"), "bytes=%d-" % sent)
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+
+    def test_continue_keeps_no_part_of_a_recently_modified_body(self):
+        # its date could not tell the next run's version from this one
+        self.one("/versioned/%s/100000?after=40000&validators=fresh"
+                 % self.key, "-c", "--retries", "0", rc=1)
+        self.assertEqual(self.box.temp_files(), [])
+        self.assert_files({"bystander": pattern(4321)})
 
     def test_without_continue_a_stale_partial_is_discarded(self):
         self.kept_partial(b"garbage from a killed run")
