@@ -192,8 +192,9 @@ static bool date_is_strong(const struct pdl_xfer *x)
 	       x->resp_served - modified >= 1;
 }
 
-/* The validator of the response being received, if it has one. Without
- * an ETag, a date too recent to trust makes the body one to fetch whole. */
+/* The validator of the response being received, if it has one; with -c
+ * noted on the file too. Without an ETag, a date too recent to trust
+ * makes the body one to fetch whole. */
 static void take_validator(struct pdl_xfer *x)
 {
 	const char *v = x->resp_etag;
@@ -205,6 +206,10 @@ static void take_validator(struct pdl_xfer *x)
 			v = x->resp_date;
 	}
 	snprintf(x->validator, sizeof(x->validator), "%s", v);
+	if (x->env->opt->resume && x->sink.file_open &&
+	    pdl_outfile_note(&x->sink.file, x->validator))
+		pdl_debugf("%s: cannot note its validator on %s: %s",
+			   x->job->shown_url, x->job->relname, strerror(errno));
 }
 
 /* Whether the transfer is over HTTP(S): the scheme of the connection
@@ -1064,6 +1069,9 @@ bool pdl_xfer_start(struct pdl_xfer *x, struct pdl_job *job, double now)
 			return false;
 		}
 		x->sink.file_open = true;
+		/* noted by the run that kept it */
+		pdl_outfile_noted(&x->sink.file, x->validator,
+				  sizeof(x->validator));
 	}
 	pdl_xfer_rearm(x, now);
 	return true;

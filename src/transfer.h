@@ -123,7 +123,8 @@ struct pdl_xfer {
 	/* What tells the resource whose bytes the sink holds from a later
 	 * version: the strong ETag of the response the body came from, else
 	 * its Last-Modified if that is at least a second older than the
-	 * response; "" when none. A resumed attempt sends it as If-Range. */
+	 * response; "" when none. A resumed attempt sends it as If-Range;
+	 * with -c the file notes it too, for the next run. */
 	char validator[PDL_VALIDATOR_MAX];
 	struct curl_slist *headers; /* this attempt's: -H lines + If-Range */
 	/* The size of the resource whose bytes the sink holds, as its

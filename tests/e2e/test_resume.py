@@ -427,12 +427,109 @@ class Resume(adversary.Adversarial):
                          .get("Range"), "bytes=%d-" % sent)
         self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
 
+    # ---- -c across runs: the kept part carries its validator ----------
+
+    PART = ".target.pdl-part"
+    NOTE = "user.pdl.validator"
+
+    def part_path(self):
+        return os.path.join(self.box.out, self.PART)
+
+    def need_xattrs(self):
+        """Skips unless the output directory's file system keeps user
+        extended attributes (tmpfs before Linux 6.6 does not)."""
+        os.makedirs(self.box.out, exist_ok=True)
+        probe = os.path.join(self.box.out, "probe")
+        try:
+            with open(probe, "wb"):
+                pass
+            os.setxattr(probe, self.NOTE, b"x")
+        except OSError as e:
+            self.skipTest("no user xattrs in %s: %s" % (self.box.out, e))
+        finally:
+            if os.path.exists(probe):
+                os.unlink(probe)
+
+    def noted(self, path):
+        try:
+            return os.getxattr(path, self.NOTE)
+        except OSError:
+            return None
+
+    def cut_then_continued(self, query, note):
+        """A -c run is cut in version A and keeps its part, noted with A's
+        validator; the next -c run asks for the rest of A only, gets all
+        of version B instead, and the file is B whole, nothing noted."""
+        self.need_xattrs()
+        n, cut = 100000, 40000
+        path = "/versioned/%s/%d?after=%d&%s" % (self.key, n, cut, query)
+        self.one(path, "-c", "--retries", "0", rc=1)
+        with open(self.part_path(), "rb") as f:
+            self.assertEqual(f.read(), pattern(cut))
+        self.assertEqual(self.noted(self.part_path()), note)
+        self.server.reset_log()
+        res, r = self.one(path, "-c", rc=0)
+        self.assertEqual(r["status"], 200, res)
+        log = self.requests("/versioned/")
+        self.assertEqual(log[0]["headers"].get("Range"), "bytes=%d-" % cut)
+        self.assertEqual(log[0]["headers"].get("If-Range"), note.decode())
+        self.assert_files({"bystander": pattern(4321),
+                           "target": bytes(255 - c for c in pattern(n))})
+        self.assertIsNone(self.noted(os.path.join(self.box.out, "target")))
+
+    def test_continue_kept_part_of_a_changed_resource_starts_over(self):
+        # without the note, the second run got B's tail after A's head
+        self.cut_then_continued("validators=both", b'"a"')
+
+    def test_continue_kept_part_noted_by_date_starts_over(self):
+        self.cut_then_continued("validators=date",
+                                b"Mon, 01 Jan 2024 00:00:00 GMT")
+
+    def test_continue_kept_part_of_the_same_version_resumes(self):
+        self.need_xattrs()
+        n, cut = 100000, 40000
+        path = "/reset-once/%s/%d?after=%d&etag=v1" % (self.key, n, cut)
+        self.one(path, "-c", "--retries", "0", rc=1)
+        self.assertEqual(self.noted(self.part_path()), b'"v1"')
+        self.server.reset_log()
+        res, r = self.one(path, "-c", rc=0)
+        self.assertEqual(r["status"], 206, res)
+        self.assertEqual(r["bytes"], n - cut)
+        log = self.requests("/reset-once/")
+        self.assertEqual(log[0]["headers"].get("If-Range"), '"v1"')
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+        self.assertIsNone(self.noted(os.path.join(self.box.out, "target")))
+
     def test_continue_keeps_no_part_of_a_recently_modified_body(self):
         # its date could not tell the next run's version from this one
         self.one("/versioned/%s/100000?after=40000&validators=fresh"
                  % self.key, "-c", "--retries", "0", rc=1)
         self.assertEqual(self.box.temp_files(), [])
         self.assert_files({"bystander": pattern(4321)})
+
+    def test_note_unfit_for_a_header_is_not_sent(self):
+        n, have = 50000, 20000
+        self.kept_partial(pattern(have))
+        self.need_xattrs()
+        os.setxattr(self.part_path(), self.NOTE, b'"a"\r\nX-Evil: 1')
+        res, r = self.one("/bytes/%d" % n, "-c", rc=0)
+        h = self.requests("/bytes/%d" % n)[0]["headers"]
+        self.assertEqual(h.get("Range"), "bytes=%d-" % have)
+        self.assertNotIn("If-Range", h)
+        self.assertNotIn("X-Evil", h)
+        self.assert_files({"bystander": pattern(4321), "target": pattern(n)})
+        self.assertIsNone(self.noted(os.path.join(self.box.out, "target")))
+
+    def test_without_continue_a_noted_stale_part_loses_its_note(self):
+        self.kept_partial(b"garbage from a killed run")
+        self.need_xattrs()
+        os.setxattr(self.part_path(), self.NOTE, b'"old"')
+        # --overwrite writes through the named temporary file
+        res, r = self.one("/bytes/3000", "--overwrite", rc=0)
+        self.assertNotIn("If-Range", self.requests("/bytes/3000")[0]["headers"])
+        self.assert_files({"bystander": pattern(4321),
+                           "target": pattern(3000)})
+        self.assertIsNone(self.noted(os.path.join(self.box.out, "target")))
 
     def test_without_continue_a_stale_partial_is_discarded(self):
         self.kept_partial(b"garbage from a killed run")
