@@ -283,16 +283,18 @@ static int nameset_add(struct pdl_nameset *s, const char *name)
 	return 0;
 }
 
-static void nameset_remove(struct pdl_nameset *s, const char *name)
+/* 1 when name was there (one entry of it goes), 0 when not. */
+static int nameset_remove(struct pdl_nameset *s, const char *name)
 {
 	struct name_entry **link = nameset_link(s, name, hash_name(name));
 	struct name_entry *e = *link;
 
 	if (!e)
-		return;
+		return 0;
 	*link = e->next;
 	free(e);
 	s->count--;
+	return 1;
 }
 
 char *pdl_outfile_tmpname(const char *base)
@@ -514,6 +516,76 @@ static int on_disk(struct pdl_outdir *d, const char *name, bool *file)
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 }
 
+/* Each directory on the way to a reserved name is held too, as an entry
+ * "DIR/" (no name ends in '/') per name under it, so that a file is never
+ * given the name of a directory another URL of the run writes into, nor a
+ * name made to go through another URL's file: the run's URLs are reserved
+ * in input order, and which of the two comes first decides, not which is
+ * saved first. op is nameset_add, nameset_remove or kept_add (for which
+ * the entries stay). -1 (nothing changed) when memory is short. */
+static int dirs_each(struct pdl_nameset *s, const char *name,
+		     int (*op)(struct pdl_nameset *, const char *))
+{
+	char *dir = strchr(name, '/') ? strdup(name) : NULL;
+	size_t done = 0;
+	int rc = 0;
+
+	if (!dir)
+		return strchr(name, '/') ? -1 : 0;
+	for (char *sl = dir; rc >= 0 && (sl = strchr(sl, '/')); sl++) {
+		char c = sl[1];
+		sl[1] = '\0';
+		rc = op(s, dir);
+		sl[1] = c;
+		done += rc >= 0;
+	}
+	/* short of memory: the entries added before go again */
+	for (char *sl = dir;
+	     rc < 0 && op == nameset_add && done > 0 && (sl = strchr(sl, '/'));
+	     sl++, done--) {
+		char c = sl[1];
+		sl[1] = '\0';
+		nameset_remove(s, dir);
+		sl[1] = c;
+	}
+	free(dir);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Whether a directory on the way to name is the name of a file of the
+ * run (in flight or kept). */
+static bool through_file(struct pdl_nameset *s, const char *name)
+{
+	char *dir = strchr(name, '/') ? strdup(name) : NULL;
+	bool hit = false;
+
+	if (!dir)
+		return false;
+	for (char *sl = dir; !hit && (sl = strchr(sl, '/')); *sl++ = '/') {
+		*sl = '\0';
+		hit = nameset_has(s, dir) || kept_has(s, dir);
+	}
+	free(dir);
+	return hit;
+}
+
+/* Whether name is a directory on the way to a name of the run. */
+static bool is_run_dir(struct pdl_nameset *s, const char *name)
+{
+	size_t len = strlen(name);
+	char *dir = malloc(len + 2);
+	bool hit;
+
+	if (!dir)
+		return false;
+	memcpy(dir, name, len);
+	dir[len] = '/';
+	dir[len + 1] = '\0';
+	hit = nameset_has(s, dir) || kept_has(s, dir);
+	free(dir);
+	return hit;
+}
+
 /* Temporary names are reserved too, so that a final name like
  * ".a.pdl-part" and the transfer of "a" never share a file. */
 /* With resume set, a file on disk does not count as taken: it is this
@@ -530,13 +602,25 @@ static int try_reserve(struct pdl_outdir *d, const char *cand, bool resume,
 	if (!tmp)
 		return -1;
 	pthread_mutex_lock(&d->lock);
+	if (through_file(d->reserved, cand)) {
+		/* no number makes a file a directory */
+		pthread_mutex_unlock(&d->lock);
+		free(tmp);
+		errno = ENOTDIR;
+		return -1;
+	}
 	taken = nameset_has(d->reserved, cand) ||
-		nameset_has(d->reserved, tmp) || kept_has(d->reserved, cand);
+		nameset_has(d->reserved, tmp) || kept_has(d->reserved, cand) ||
+		is_run_dir(d->reserved, cand);
 	if (!taken) {
 		if (nameset_add(d->reserved, cand) < 0) {
 			taken = -1;
 		} else if (nameset_add(d->reserved, tmp) < 0) {
 			nameset_remove(d->reserved, cand);
+			taken = -1;
+		} else if (dirs_each(d->reserved, cand, nameset_add) < 0) {
+			nameset_remove(d->reserved, cand);
+			nameset_remove(d->reserved, tmp);
 			taken = -1;
 		}
 	}
@@ -557,6 +641,7 @@ static int try_reserve(struct pdl_outdir *d, const char *cand, bool resume,
 			pthread_mutex_lock(&d->lock);
 			nameset_remove(d->reserved, cand);
 			nameset_remove(d->reserved, tmp);
+			dirs_each(d->reserved, cand, nameset_remove);
 			pthread_mutex_unlock(&d->lock);
 		}
 	}
@@ -646,9 +731,11 @@ enum pdl_reserve pdl_outdir_reserve(struct pdl_outdir *d, const char *want,
 			break;
 	}
 	errno = EEXIST;
-out:
+out:;
+	int saved = errno;
 	free(safe);
 	*final = cand;
+	errno = saved;
 	return r;
 }
 
@@ -740,7 +827,8 @@ static void release(struct pdl_outdir *d, const char *final, bool written)
 	/* a number becomes free again only when nothing was written */
 	freed = !written && (d->overwrite || on_disk(d, final, NULL) != 1);
 	pthread_mutex_lock(&d->lock);
-	nameset_remove(d->reserved, final);
+	if (nameset_remove(d->reserved, final))
+		dirs_each(d->reserved, final, nameset_remove);
 	if (tmp)
 		nameset_remove(d->reserved, tmp);
 	if (freed) {
@@ -758,8 +846,10 @@ void pdl_outdir_keep(struct pdl_outdir *d, const char *final)
 	if (!final || !(tmp = tmp_relpath(final)))
 		return; /* the exact entries stay: the name is still taken */
 	pthread_mutex_lock(&d->lock);
-	if (kept_add(d->reserved, final) == 0) {
-		nameset_remove(d->reserved, final);
+	if (kept_add(d->reserved, final) == 0 &&
+	    dirs_each(d->reserved, final, kept_add) == 0) {
+		if (nameset_remove(d->reserved, final))
+			dirs_each(d->reserved, final, nameset_remove);
 		nameset_remove(d->reserved, tmp);
 	}
 	pthread_mutex_unlock(&d->lock);

@@ -129,7 +129,10 @@ static struct pdl_job *make_job(struct run *r, struct pdl_url *url,
 	    pdl_outdir_reserve(&r->out, want, o->resume, &final);
 	job->want = want;
 	if (rv == PDL_RESERVE_ERROR) {
-		report_bad(r, src, line, "no free output name");
+		report_bad(r, src, line,
+			   errno == ENOTDIR
+			       ? "its name goes through an earlier URL's file"
+			       : "no free output name");
 		pdl_job_destroy(job);
 		return NULL;
 	}

@@ -4,6 +4,7 @@ output directory, refused `URL NAME` names, and --dry-run."""
 
 import os
 import re
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -130,6 +131,52 @@ class Names(harness.E2E):
             "same.dat": pattern(10), "same.1.dat": pattern(20),
             "sub/same.dat": pattern(30), "sub/same.1.dat": pattern(40)})
         self.assert_clean()
+
+    def test_file_and_directory_of_one_name_decided_by_input_order(self):
+        """A name that is a file for one URL and a directory on the way to
+        another's: the earlier URL in the list has it, whichever is saved
+        first. A later file is numbered past the directory; a later path
+        through the file fails at once (no number makes a file a
+        directory). -n shows the same."""
+        for delay_first in (False, True):
+            with self.subTest(delay_first=delay_first):
+                shutil.rmtree(self.box.out, ignore_errors=True)
+                slow, fast = "delay=0.4", "delay=0"
+                d1, d2 = (slow, fast) if delay_first else (fast, slow)
+                dir_first = [self.url("/bytes/10?%s" % d1) + " sub/x",
+                             self.url("/bytes/20?%s" % d2) + " sub",
+                             self.url("/bytes/30?%s" % d2) + " a/b/c",
+                             self.url("/bytes/40?%s" % d2) + " a/b"]
+                lst = self.box.write_list(dir_first)
+                plan = self.pdl("-n", "-o", self.box.out, lst)
+                self.assertEqual(plan.rc, 0, plan)
+                self.assertEqual(
+                    [ln.split(" -> ")[1] for ln in plan.stdout.splitlines()
+                     if " -> " in ln],
+                    [os.path.join(self.box.out, n)
+                     for n in ("sub/x", "sub.1", "a/b/c", "a/b.1")])
+                r = self.pdl("-j", "4", "-o", self.box.out, lst)
+                self.assertEqual(r.rc, 0, r)
+                self.assertEqual(self.box.out_files(), {
+                    "sub/x": pattern(10), "sub.1": pattern(20),
+                    "a/b/c": pattern(30), "a/b.1": pattern(40)})
+                self.assert_clean()
+
+                shutil.rmtree(self.box.out, ignore_errors=True)
+                file_first = [self.url("/bytes/20?%s" % d1) + " sub",
+                              self.url("/bytes/10?%s" % d2) + " sub/x",
+                              self.url("/bytes/30?%s" % d2) + " sub2/y"]
+                lst = self.box.write_list(file_first)
+                plan = self.pdl("-n", "-o", self.box.out, lst)
+                self.assertEqual(plan.rc, 1, plan)
+                self.assertRegex(plan.stdout,
+                                 r"(?m)^FAIL .*:2: its name goes through "
+                                 r"an earlier URL's file")
+                r = self.pdl("--json", "-j", "4", "-o", self.box.out, lst)
+                self.assertEqual(r.rc, 1, r)
+                self.assertEqual(self.box.out_files(), {
+                    "sub": pattern(20), "sub2/y": pattern(30)})
+                self.assert_clean()
 
     def test_existing_file_is_numbered_and_untouched(self):
         os.mkdir(self.box.out)

@@ -472,6 +472,57 @@ static const char *noted_on(const char *path)
 	return buf;
 }
 
+/* A name that is a file for one URL and a directory on another's way:
+ * the URL reserved first has it. */
+static void test_file_or_directory(void)
+{
+	struct pdl_outdir d;
+	char *x, *y, *s1, *f, *k, *k1;
+	char *none = NULL;
+
+	open_dir(&d, "fd");
+	x = reserve_as(&d, "sub/x", false, PDL_RESERVE_OK, "sub/x");
+	y = reserve_as(&d, "sub/deep/y", false, PDL_RESERVE_OK, "sub/deep/y");
+	s1 = reserve_as(&d, "sub", false, PDL_RESERVE_OK, "sub.1");
+	drop(&d, s1);
+	s1 = reserve_as(&d, "sub/deep", false, PDL_RESERVE_OK, "sub/deep.1");
+	drop(&d, s1);
+	/* held while any name under it is */
+	drop(&d, x);
+	s1 = reserve_as(&d, "sub", false, PDL_RESERVE_OK, "sub.1");
+	drop(&d, s1);
+	drop(&d, y);
+	/* nothing under it now, nothing on disk: free */
+	s1 = reserve_as(&d, "sub", false, PDL_RESERVE_OK, "sub");
+
+	/* a path through a file of the run fails, numbered or not */
+	CHECK_INT(pdl_outdir_reserve(&d, "sub/x", false, &none),
+		  PDL_RESERVE_ERROR);
+	CHECK_INT(errno, ENOTDIR);
+	CHECK(!none);
+	CHECK_INT(pdl_outdir_reserve(&d, "sub/a/b", false, &none),
+		  PDL_RESERVE_ERROR);
+	CHECK_INT(errno, ENOTDIR);
+	f = reserve_as(&d, "subway/x", false, PDL_RESERVE_OK, "subway/x");
+	drop(&d, f);
+	drop(&d, s1);
+
+	/* kept names (-n, -c, a URL that failed) hold their directories for
+	 * the rest of the run, and a kept file its name */
+	k = reserve_as(&d, "k/l", false, PDL_RESERVE_OK, "k/l");
+	pdl_outdir_keep(&d, k);
+	free(k);
+	k1 = reserve_as(&d, "k", false, PDL_RESERVE_OK, "k.1");
+	pdl_outdir_keep(&d, k1);
+	free(k1);
+	CHECK_INT(pdl_outdir_reserve(&d, "k.1/m", false, &none),
+		  PDL_RESERVE_ERROR);
+	CHECK_INT(errno, ENOTDIR);
+	k1 = reserve_as(&d, "k", false, PDL_RESERVE_OK, "k.2");
+	drop(&d, k1);
+	pdl_outdir_close(&d);
+}
+
 /* A -c part notes its validator; the run that takes it up reads it, and
  * the note goes when the file is whole or taken up without resume. */
 static void test_notes(void)
@@ -986,6 +1037,7 @@ int main(void)
 	test_open();
 	test_reserve();
 	test_write_commit();
+	test_file_or_directory();
 	test_notes();
 	test_no_escape();
 	test_long_names();
