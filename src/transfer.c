@@ -188,8 +188,8 @@ static void keep_value(char dst[PDL_VALIDATOR_MAX], const char *v)
 static bool date_is_strong(const struct pdl_xfer *x)
 {
 	time_t modified = curl_getdate(x->resp_date, NULL);
-	return modified != -1 && x->resp_served != -1 &&
-	       x->resp_served - modified >= 1;
+	time_t served = curl_getdate(x->resp_served, NULL);
+	return modified != -1 && served != -1 && served - modified >= 1;
 }
 
 /* The validator of the response being received, if it has one; with -c
@@ -243,7 +243,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		x->resp_range_total = -1;
 		x->resp_etag[0] = '\0';
 		x->resp_date[0] = '\0';
-		x->resp_served = -1;
+		x->resp_served[0] = '\0';
 		x->resp_ranges = false;
 		free(x->disposition);
 		x->disposition = NULL;
@@ -269,7 +269,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	} else if (!strncasecmp(line, "last-modified:", 14)) {
 		keep_value(x->resp_date, line + 14 + strspn(line + 14, " \t"));
 	} else if (!strncasecmp(line, "date:", 5)) {
-		x->resp_served = curl_getdate(line + 5, NULL);
+		const char *v = line + 5 + strspn(line + 5, " \t");
+		size_t vlen = strlen(v);
+		if (vlen < sizeof(x->resp_served))
+			memcpy(x->resp_served, v, vlen + 1);
 	} else if (!strncasecmp(line, "content-disposition:", 20) &&
 		   x->env->opt->content_disposition) {
 		free(x->disposition);

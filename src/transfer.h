@@ -119,7 +119,9 @@ struct pdl_xfer {
 	/* Its strong ETag and Last-Modified, "" where it has none. */
 	char resp_etag[PDL_VALIDATOR_MAX];
 	char resp_date[PDL_VALIDATOR_MAX];
-	time_t resp_served; /* its Date; -1: none */
+	/* Its Date, "" where it has none or it is too long to be one;
+	 * parsed only when Last-Modified is to be the validator. */
+	char resp_served[64];
 	/* What tells the resource whose bytes the sink holds from a later
 	 * version: the strong ETag of the response the body came from, else
 	 * its Last-Modified if that is at least a second older than the
