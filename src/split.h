@@ -9,7 +9,9 @@
  *
  * A body is split only where the server says how: a 200 with a
  * Content-Length, "Accept-Ranges: bytes" and a strong ETag, which every
- * part's request sends as If-Range and every part's answer must carry. */
+ * part's request sends as If-Range and every part's answer must carry;
+ * or a 206 with a strong ETag and a total that continues one (after a
+ * cut, or a part kept by -c): its rest is split the same way. */
 #ifndef PDL_SPLIT_H
 #define PDL_SPLIT_H
 

@@ -445,14 +445,18 @@ static bool part_continues(struct pdl_xfer *x)
 }
 
 /* A body that may be fetched in parts is put on the board, the
- * transfer receiving it the owner of its part 0. */
+ * transfer receiving it the owner of its part 0: a whole one (a 200
+ * saying Accept-Ranges), or the rest of one a 206 continues (a resumed
+ * attempt, or a part kept by an earlier -c run). size: the body's
+ * whole. */
 static void offer_split(struct pdl_xfer *x, curl_off_t size)
 {
 	const struct pdl_sink *s = &x->sink;
+	bool whole = x->resp_code == 200 && x->resp_ranges;
+	bool rest = x->resp_code == 206 && x->range_from > 0;
 
-	if (!x->board || x->resp_code != 200 || !x->resp_ranges ||
-	    !x->resp_etag[0] || size < 2 * PDL_SPLIT_MIN || !s->file_open ||
-	    !over_http(x->h))
+	if (!x->board || !(whole || rest) || !x->resp_etag[0] ||
+	    size < 2 * PDL_SPLIT_MIN || !s->file_open || !over_http(x->h))
 		return;
 	struct pdl_split *sp =
 	    pdl_split_new(x->job, s->file.fd, size, sink_offset(s),
@@ -490,6 +494,7 @@ static bool begin_body(struct pdl_xfer *x)
 				x->total = x->resp_range_total;
 			if (!x->validator[0])
 				take_validator(x);
+			offer_split(x, x->total);
 			return true;
 		}
 		/* A range we did not ask for: start over next time. */

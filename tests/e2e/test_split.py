@@ -179,6 +179,66 @@ class Split(harness.E2E):
                          [("bytes=%d-" % len(start), note)])
         self.assert_clean()
 
+    def parts_of(self, fragment, leading):
+        """The requests for the long body: the leading ones as given (the
+        attempts of the owner), then parts of the rest, each guarded by
+        its ETag. Returns the parts' ranges."""
+        reqs = self.requests(fragment)
+        n = len(leading)
+        self.assertEqual(reqs[:n], leading, reqs)
+        self.assertGreater(len(reqs), n, reqs)
+        for rng, if_range in reqs[n:]:
+            self.assertEqual(if_range, '"v1"', reqs)
+            start, end = rng[len("bytes="):].split("-")
+            self.assertEqual(int(start) % SPLIT_ALIGN, 0, reqs)
+            self.assertLess(int(start), int(end), reqs)
+        return [rng for rng, _ in reqs[n:]]
+
+    def test_continue_splits_the_rest_of_a_kept_part(self):
+        # A part kept by an earlier -c run is continued by a 206, whose
+        # rest is split as a whole body's would be.
+        have = 2 * MIB
+        os.makedirs(self.box.out)
+        kept = os.path.join(self.box.out, ".big" + harness.TMP_SUFFIX)
+        with open(kept, "wb") as fh:
+            fh.write(pattern(have))
+        try:
+            os.setxattr(kept, "user.pdl.validator", b'"v1"')
+            note = '"v1"'
+        except OSError:
+            note = None
+        self.outside = self.box.snapshot_outside()
+        r = self.download("/bytes/%d?etag=v1&%s" % (SIZE, PACED), "-c")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.read("big"), pattern(SIZE))
+        f = self.file_of(r)
+        self.assertEqual(f["status"], 206, f)
+        self.assertEqual(f["bytes"], SIZE - have, f)
+        self.assertIn("on another connection", r.stderr)
+        for rng in self.parts_of("/bytes/%d" % SIZE,
+                                 [("bytes=%d-" % have, note)]):
+            self.assertGreater(int(rng[6:].split("-")[0]), have)
+        self.assert_clean()
+
+    def test_body_resumed_after_a_cut_is_split(self):
+        # Cut at 256 KiB before any slot is free; the retry's 206 is
+        # split once the short body (0.6 s late) frees its slot.
+        cut = 256 * 1024
+        lst = self.box.write_list([
+            "%s short" % self.url("/bytes/1000?delay=0.6"),
+            "%s big" % self.url("/reset-once/rs%d/%d?after=%d&etag=v1&%s"
+                                % (os.getpid(), SIZE, cut, PACED))])
+        r = self.pdl("--json", "-v", "-j", "2", "-o", self.box.out, lst,
+                     timeout=120)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.read("big"), pattern(SIZE))
+        f = self.file_of(r)
+        self.assertEqual(f["bytes"], SIZE, f)
+        self.assertIn("on another connection", r.stderr)
+        self.parts_of("/reset-once/",
+                      [(None, None), ("bytes=%d-" % cut, '"v1"')])
+        self.assert_clean()
+
     def test_version_change_refuses_the_part_and_the_owner_starts_over(self):
         # The first request gets version A (ETag "a"), cut at 12 MiB; the
         # part asked for with If-Range "a" gets all of version B (200) and
