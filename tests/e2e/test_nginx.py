@@ -1,6 +1,8 @@
-"""End-to-end against a real web server: nginx on a loopback port, started
-from a throw-away prefix. Skipped when /usr/sbin/nginx is not installed
-(the CI script installs nginx-light)."""
+"""End-to-end against a real web server: nginx on loopback ports, started
+from a throw-away prefix, over plain HTTP/1.1 and over HTTPS with HTTP/2
+(a self-signed certificate made for the run, so pdl runs with -k there).
+Skipped when /usr/sbin/nginx is not installed (the CI script installs
+nginx-light); the HTTPS tests also when the openssl command is not."""
 
 import os
 import re
@@ -15,6 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from test_tls import OPENSSL, make_cert  # noqa: E402
 
 NGINX = "/usr/sbin/nginx"
 SIZES = {"one-k.bin": 1024, "sixty-four-k.bin": 64 * 1024,
@@ -31,9 +34,12 @@ def free_port():
 class Nginx:
     """nginx in the foreground, one process, everything under prefix."""
 
-    def __init__(self, prefix, root):
+    def __init__(self, prefix, root, tls=None):
+        """tls: (certificate, key) for a second, HTTPS and HTTP/2 port."""
         self.prefix = prefix
+        self.tls = tls
         self.port = free_port()
+        self.tls_port = free_port() if tls else None
         self.access_log = os.path.join(prefix, "access.log")
         self.error_log = os.path.join(prefix, "error.log")
         self.conf = os.path.join(prefix, "nginx.conf")
@@ -66,6 +72,8 @@ class Nginx:
                     raise RuntimeError("nginx did not start")
                 time.sleep(0.05)
         self.base = "http://127.0.0.1:%d" % self.port
+        if tls:
+            self.tls_base = "https://127.0.0.1:%d" % self.tls_port
 
     def cmd(self, *extra):
         return [NGINX, "-p", self.prefix + "/", "-c", self.conf,
@@ -88,20 +96,28 @@ class Nginx:
         for t in temps:
             os.makedirs(os.path.join(p, "tmp", t), exist_ok=True)
             lines.append("  %s_temp_path %s/tmp/%s;" % (t, p, t))
-        lines += [
-            "  server {",
-            "    listen 127.0.0.1:%d;" % self.port,
+        site = [
             "    root %s;" % root,
             # each connection paced: a body long enough to be split
             "    location /slow/ { alias %s/; limit_rate 8m; }" % root,
             "  }",
-            "}",
         ]
+        lines += ["  server {",
+                  "    listen 127.0.0.1:%d;" % self.port] + site
+        if self.tls:
+            lines += ["  server {",
+                      "    listen 127.0.0.1:%d ssl http2;" % self.tls_port,
+                      "    ssl_certificate %s;" % self.tls[0],
+                      "    ssl_certificate_key %s;" % self.tls[1]] + site
+        lines.append("}")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
 
     def url(self, path):
         return self.base + path
+
+    def tls_url(self, path):
+        return self.tls_base + path
 
     def requests(self):
         """(request line, status, Range header, body bytes) per request."""
@@ -141,7 +157,8 @@ class RealServer(harness.E2E):
         with open(os.path.join(cls.www, "dir", "index.html"), "wb") as f:
             f.write(b"<p>index of dir</p>\n")
         try:
-            cls.nginx = Nginx(cls.prefix, cls.www)
+            tls = make_cert(cls.prefix) if OPENSSL else None
+            cls.nginx = Nginx(cls.prefix, cls.www, tls)
         except Exception:
             shutil.rmtree(cls.prefix, ignore_errors=True)
             super().tearDownClass()
@@ -188,10 +205,17 @@ class RealServer(harness.E2E):
         # The free slot asks nginx for the second half of the paced body
         # with If-Range (its ETag); nginx answers 206, and the parts make
         # the file.
-        lst = self.box.write_list([self.nginx.url("/one-k.bin"),
-                                   self.nginx.url("/slow/eight-m.bin")])
-        r = self.pdl("-j", "2", "-v", "--json", "-o", self.box.out, lst,
-                     timeout=120)
+        self.long_body_in_parts(self.nginx.url)
+
+    def long_body_in_parts(self, url, *opts):
+        """A short body and a paced 8 MiB one at -j 2: once the short one
+        is in, its slot takes part of the long one. Returns where the
+        run's requests begin in nginx's log."""
+        before = len(self.nginx.requests())
+        lst = self.box.write_list([url("/one-k.bin"),
+                                   url("/slow/eight-m.bin")])
+        r = self.pdl(*opts, "-j", "2", "-v", "--json", "-o", self.box.out,
+                     lst, timeout=120)
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(self.box.out_files(),
                          {n: self.bodies[n]
@@ -199,8 +223,8 @@ class RealServer(harness.E2E):
         self.assertEqual(r.files()[-1]["bytes"], SIZES["eight-m.bin"])
         # nginx logs a request when it ends, and a part may end before
         # the transfer it was taken from.
-        slow = [(st, rng) for req, st, rng, _ in self.nginx.requests()
-                if "/slow/" in req]
+        new = self.nginx.requests()[before:]
+        slow = [(st, rng) for req, st, rng, _ in new if "/slow/" in req]
         self.assertEqual([x for x in slow if x[0] == 200], [(200, "-")],
                          slow)
         parts = [rng for st, rng in slow if st == 206]
@@ -208,6 +232,7 @@ class RealServer(harness.E2E):
         self.assertTrue(all(re.fullmatch(r"bytes=\d+-\d+", p)
                             for p in parts), slow)
         self.assert_clean()
+        return before
 
     def test_continue_skips_everything(self):
         lst = self.list_all()
@@ -265,6 +290,71 @@ class RealServer(harness.E2E):
                      stdin=self.nginx.url("/" + name) + "\n")
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(self.box.out_files(), {name: body})
+        self.assert_clean()
+
+    # ---- HTTPS and HTTP/2 ---------------------------------------------
+
+    def need_tls(self):
+        if not self.nginx.tls:
+            self.skipTest("the openssl command is not installed")
+
+    def https_requests(self, since):
+        """The log's requests from `since` on, each of which must have
+        been made over HTTP/2 (pdl asks for it over TLS, nginx offers
+        it)."""
+        new = self.nginx.requests()[since:]
+        for req, _, _, _ in new:
+            self.assertTrue(req.endswith(" HTTP/2.0"), new)
+        return new
+
+    def test_https_http2_byte_exact(self):
+        self.need_tls()
+        before = len(self.nginx.requests())
+        lst = self.box.write_list([self.nginx.tls_url("/" + n)
+                                   for n in SIZES])
+        r = self.pdl("-k", "-j", "4", "--json", "-o", self.box.out, lst)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.box.out_files(), self.bodies)
+        for f in r.files():
+            self.assertEqual((f["ok"], f["status"]), (True, 200), f)
+        new = self.https_requests(before)
+        # one 200 each; the 8 MiB body may also have been split (206s)
+        self.assertEqual(sorted(req.split()[1] for req, st, _, _ in new
+                                if st == 200),
+                         sorted("/" + n for n in SIZES), new)
+        for req, st, rng, _ in new:
+            if st != 200:
+                self.assertEqual((req.split()[1], st), ("/eight-m.bin", 206),
+                                 new)
+                self.assertRegex(rng, r"^bytes=\d+-\d+$", new)
+        self.assert_clean()
+
+    def test_https_long_body_in_parts_over_http2(self):
+        # parts are streams of HTTP/2 connections: the 206s make the file
+        self.need_tls()
+        before = self.long_body_in_parts(self.nginx.tls_url, "-k")
+        self.https_requests(before)
+
+    def test_https_range_resume_over_http2(self):
+        self.need_tls()
+        name = "one-m.bin"
+        body = self.bodies[name]
+        have = 300000
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, "." + name + ".pdl-part"),
+                  "wb") as f:
+            f.write(body[:have])
+        before = len(self.nginx.requests())
+        r = self.pdl("-k", "-c", "--json", "-o", self.box.out,
+                     stdin=self.nginx.tls_url("/" + name) + "\n")
+        self.assertEqual(r.rc, 0, r)
+        f = r.files()[0]
+        self.assertEqual((f["ok"], f["status"], f["bytes"]),
+                         (True, 206, len(body) - have), f)
+        self.assertEqual(self.box.out_files(), {name: body})
+        new = self.https_requests(before)
+        self.assertEqual([(st, rng, sent) for _, st, rng, sent in new],
+                         [(206, "bytes=%d-" % have, len(body) - have)])
         self.assert_clean()
 
 
