@@ -2,5 +2,5 @@
 # Builds pdl (installing what is missing) and runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh nginx-light python3-pyftpdlib strace
+scripts/setup.sh nginx-light python3-pyftpdlib vsftpd strace
 meson test -C build --print-errorlogs "$@"
