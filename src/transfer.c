@@ -96,8 +96,14 @@ int pdl_env_init(struct pdl_env *env, const struct pdl_options *opt,
 	if (curl_share_setopt(env->share, CURLSHOPT_LOCKFUNC, lock_cb) ||
 	    curl_share_setopt(env->share, CURLSHOPT_UNLOCKFUNC, unlock_cb) ||
 	    curl_share_setopt(env->share, CURLSHOPT_USERDATA, share_locks) ||
-	    curl_share_setopt(env->share, CURLSHOPT_SHARE,
-			      CURL_LOCK_DATA_DNS) ||
+	    curl_share_setopt(env->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS))
+		goto fail;
+	/* An FTPS server may require each data connection to resume the TLS
+	 * session of its own control connection (vsftpd does by default),
+	 * which libcurl looks up by host and port: from a shared cache it
+	 * would offer the latest of any worker's. With ftps allowed, each
+	 * transfer keeps its sessions to itself. */
+	if (!pdl_proto_allowed("ftps", opt->proto) &&
 	    curl_share_setopt(env->share, CURLSHOPT_SHARE,
 			      CURL_LOCK_DATA_SSL_SESSION))
 		goto fail;

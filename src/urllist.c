@@ -217,7 +217,7 @@ static bool utf8_valid(const char *str)
 	return true;
 }
 
-static bool proto_allowed(const char *scheme, const char *protos)
+bool pdl_proto_allowed(const char *scheme, const char *protos)
 {
 	size_t n = strlen(scheme);
 	const char *p = protos, *q;
@@ -317,7 +317,7 @@ int pdl_url_parse(struct pdl_url *u, const char *url, const char *protos,
 		*reason = url_error_text(url, rc);
 		goto out;
 	}
-	if (!proto_allowed(scheme, protos)) {
+	if (!pdl_proto_allowed(scheme, protos)) {
 		snprintf(scheme_reason, sizeof(scheme_reason),
 			 "scheme '%.32s' not allowed (--proto)", scheme);
 		*reason = scheme_reason;

@@ -50,6 +50,9 @@ void pdl_line_parse(char *line, size_t len, struct pdl_line *out);
  * ("http,https"). Returns 0 when usable, else -1 with *reason static text. */
 int pdl_url_check(const char *url, const char *protos, const char **reason);
 
+/* Whether scheme (case aside) is in protos, a --proto list. */
+bool pdl_proto_allowed(const char *scheme, const char *protos);
+
 struct Curl_URL;
 
 /* A URL as libcurl reads it, so that the reader parses each line once for

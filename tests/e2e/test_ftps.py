@@ -120,12 +120,13 @@ class Vsftpd:
             ("force_anon_logins_ssl", "YES"),
             # no data in clear: a data connection without PROT P is refused
             ("force_anon_data_ssl", "YES"),
-            # pdl shares libcurl's TLS session cache among its workers, so
-            # a data connection may offer the session of another worker's
-            # control connection, which vsftpd (one process per control
-            # connection) cannot resume: with reuse required that data
-            # connection gets 522 and the transfer a retry. Only the
-            # server of test_session_reuse_required requires it.
+            # Each data connection must resume the session of its own
+            # control connection (vsftpd runs one process per control
+            # connection and cannot resume another's): else 522 and a
+            # retry. pdl shares no TLS sessions among workers when ftps is
+            # allowed, for this. The servers of the test_session_reuse_*
+            # tests require it (vsftpd's default); the main one does not,
+            # so that the other tests do not depend on it.
             ("require_ssl_reuse", "YES" if reuse else "NO"),
             ("ssl_request_cert", "NO"),
             ("ssl_ciphers", "HIGH"),
@@ -440,6 +441,25 @@ class FtpsTest(adversary.Adversarial):
                    if re.search(r'FTP response: .*, "522 ', line)]
         self.assertEqual(refused, [])
         self.assertEqual(sorted(srv.sent("RETR", self.since_reuse)), names)
+
+    def test_session_reuse_required_with_parallel_workers(self):
+        # Eight workers, each with its own control connection (a vsftpd
+        # process of its own): every data connection must still resume
+        # its own control connection's session, never another worker's.
+        # Without retries, one 522 fails the run.
+        srv = self.ftp_reuse
+        n = 40
+        names = ["s%d" % i for i in range(n)]
+        src = ["small.bin", "mid.bin"]
+        lines = ["%s %s" % (srv.url(src[i % 2]), names[i]) for i in range(n)]
+        res = self.run_list(lines, "--proto", "ftps", "-k", "-j", "8",
+                            "--retries", "0", rc=0)
+        self.assertEqual(res.summary()["ok"], n, res)
+        refused = [line for line in srv.lines(self.since_reuse)
+                   if re.search(r'FTP response: .*, "522 ', line)]
+        self.assertEqual(refused, [])
+        self.assert_files({names[i]: self.files[src[i % 2]]
+                           for i in range(n)})
 
     # ---- refusals -----------------------------------------------------
 
