@@ -18,8 +18,23 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
+    # The servers the tests start themselves (nginx-light, vsftpd) are not
+    # to run as system services: Debian starts them on install (port 80,
+    # port 21 on every interface) unless policy-rc.d says no.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+        made_policy=1
+        trap '$sudo rm -f "$policy"' EXIT
+    fi
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$made_policy" ]; then
+        $sudo rm -f "$policy"
+        trap - EXIT
+    fi
 fi
 
 if [ ! -f build/build.ninja ]; then
