@@ -633,6 +633,11 @@ int pdl_run(const struct pdl_options *o)
 		pdl_errorf("cannot set up libcurl");
 		goto out_outdir;
 	}
+	if (pdl_env_trust(&r->env, err, sizeof(err))) {
+		pdl_errorf("%s", err);
+		pdl_env_finish(&r->env);
+		goto out_outdir;
+	}
 	pdl_progress_init(&r->progress);
 	r->env.progress = &r->progress;
 	if (o->limit_rate) {

@@ -6,6 +6,7 @@
 #include "transfer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,42 @@ void pdl_env_finish(struct pdl_env *env)
 	env->headers = NULL;
 }
 
+/* path from the environment variable var, "" taken as unset; NULL when
+ * unset or (with a reason in err) unreadable or not of the kind dir
+ * says. */
+static const char *trust_path(const char *var, bool dir, char *err,
+			      size_t errlen)
+{
+	const char *path = getenv(var);
+	struct stat st;
+
+	if (!path || !*path)
+		return NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0 || fstat(fd, &st) < 0 || (!dir && !S_ISREG(st.st_mode))) {
+		snprintf(err, errlen, "%s: cannot read %s: %s", var, path,
+			 fd < 0
+			     ? strerror(errno)
+			     : strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	return path;
+}
+
+int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	env->ca_file = trust_path("CURL_CA_BUNDLE", false, err, errlen);
+	if (!env->ca_file && !err[0])
+		env->ca_file = trust_path("SSL_CERT_FILE", false, err, errlen);
+	if (!err[0])
+		env->ca_dir = trust_path("SSL_CERT_DIR", true, err, errlen);
+	return err[0] ? -1 : 0;
+}
+
 static CURL *handle_create(const struct pdl_env *env, bool alone)
 {
 	const struct pdl_options *o = env->opt;
@@ -139,6 +176,14 @@ static CURL *handle_create(const struct pdl_env *env, bool alone)
 	} while (0)
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_SHARE, env->share);
+	if (env->ca_file) {
+		SET(CURLOPT_CAINFO, env->ca_file);
+		SET(CURLOPT_PROXY_CAINFO, env->ca_file);
+	}
+	if (env->ca_dir) {
+		SET(CURLOPT_CAPATH, env->ca_dir);
+		SET(CURLOPT_PROXY_CAPATH, env->ca_dir);
+	}
 	SET(CURLOPT_FOLLOWLOCATION, 1L);
 	SET(CURLOPT_MAXREDIRS, o->max_redirs);
 	SET(CURLOPT_PROTOCOLS_STR, o->proto);

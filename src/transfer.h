@@ -26,6 +26,10 @@ struct pdl_env {
 	atomic_int *stop;	       /* nonzero: abort transfers now */
 	struct pdl_ratelimit *rate;    /* NULL: no --limit-rate */
 	struct pdl_progress *progress; /* NULL: no live counters */
+	/* Trusted CAs named by the environment (pdl_env_trust); NULL:
+	 * libcurl's own bundle. */
+	const char *ca_file;
+	const char *ca_dir;
 };
 
 /* Monotonic seconds, the clock of every timer of a transfer. */
@@ -37,6 +41,11 @@ bool pdl_env_stopping(const struct pdl_env *env);
 int pdl_env_init(struct pdl_env *env, const struct pdl_options *opt,
 		 struct pdl_outdir *out, atomic_int *stop);
 void pdl_env_finish(struct pdl_env *env);
+/* The CAs to trust instead of libcurl's bundle, as curl and OpenSSL read
+ * them: the file CURL_CA_BUNDLE, else SSL_CERT_FILE, names; the
+ * directory SSL_CERT_DIR names. -1 with a reason in err when one is set
+ * but cannot be read. */
+int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen);
 
 /* One download across its attempts, driven by an event loop (pool.c):
  * the loop adds h to its curl_multi handle, and calls back here when an

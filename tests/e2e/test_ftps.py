@@ -16,14 +16,9 @@ passive ports on loopback, logging every command to a file there, and
 stopped by its PID at the end of the class. vsftpd chroots, so it needs
 root: without root (or without vsftpd or openssl) the class is skipped.
 
-pdl has no option to trust a CA file and libcurl looks at no environment
-variable for one (it reads the CA bundle it was built with, Debian's
-/etc/ssl/certs/ca-certificates.crt). The runs with the certificate
-trusted go through a private mount namespace (unshare -m) in which the
-temporary directory holding only that certificate is bind-mounted over
-/etc/ssl/certs: nothing is written there, and pdl trusts nothing else.
-Where no mount namespace can be made those tests are skipped; the others
-use -k or test the refusal."""
+The runs with the certificate trusted name it in CURL_CA_BUNDLE (and
+clear SSL_CERT_FILE and SSL_CERT_DIR), so that pdl trusts nothing else;
+the others use -k or test the refusal."""
 
 import os
 import pwd
@@ -45,10 +40,6 @@ from test_tls import OPENSSL, make_cert  # noqa: E402
 
 VSFTPD = shutil.which("vsftpd", path=os.pathsep.join(
     [os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
-# where libcurl (Debian's, and scripts/libcurl.sh's) reads its trusted CAs
-CA_DIR = "/etc/ssl/certs"
-CA_BUNDLE = "ca-certificates.crt"
-
 SMALL = 4321
 # over the 512 KiB a body may be held in memory: written to its file
 BIG = 3000000
@@ -296,41 +287,11 @@ class FtpsTest(adversary.Adversarial):
             os.chmod(p, 0o644)
         cls.cert, cls.key = make_cert(cls.base)
         os.chmod(cls.key, 0o600)
-        # the directory mounted over /etc/ssl/certs for trusted runs
-        cls.trust_dir = os.path.join(cls.base, "trust")
-        os.mkdir(cls.trust_dir)
-        os.chmod(cls.trust_dir, 0o755)
-        shutil.copyfile(cls.cert, os.path.join(cls.trust_dir, CA_BUNDLE))
-        cls.trust_wrap, cls.no_trust = cls._trust_wrap()
         cls.ftp = Vsftpd(cls.base, "vsftpd", cls.root, cls.cert, cls.key)
         cls.servers.append(cls.ftp)
         cls.ftp_reuse = Vsftpd(cls.base, "vsftpd-reuse", cls.root,
                                cls.cert, cls.key, reuse=True)
         cls.servers.append(cls.ftp_reuse)
-
-    @classmethod
-    def _trust_wrap(cls):
-        """A command to run pdl under with only the test's certificate
-        trusted, and None; or None and why there is none."""
-        unshare = shutil.which("unshare")
-        if not unshare:
-            return None, "no unshare command (util-linux)"
-        if not os.path.isdir(CA_DIR):
-            return None, "no %s to mount the test's CA over" % CA_DIR
-        wrap = [unshare, "--mount", "--propagation", "private", "--",
-                "/bin/sh", "-ec", 'mount --bind "$1" "$2"; shift 2; '
-                'exec "$@"', "sh", cls.trust_dir, CA_DIR]
-        try:
-            p = subprocess.run(wrap + ["/bin/cat",
-                                       os.path.join(CA_DIR, CA_BUNDLE)],
-                               capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return None, "cannot make a mount namespace: %s" % e
-        with open(cls.cert, "rb") as f:
-            if p.returncode != 0 or p.stdout != f.read():
-                return None, "cannot make a mount namespace: %s" % (
-                    p.stderr.decode("utf-8", "replace").strip())
-        return wrap, None
 
     @classmethod
     def _tear_down(cls):
@@ -360,16 +321,14 @@ class FtpsTest(adversary.Adversarial):
         """pdl --json on a list of lines into out/ (the test's certificate
         trusted if asked); checks the exit status and one report line per
         URL."""
-        wrap = ()
+        env = None
         if trusted:
-            if not self.trust_wrap:
-                self.skipTest("the test's CA cannot be trusted here: " +
-                              self.no_trust)
-            wrap = self.trust_wrap
+            env = {"CURL_CA_BUNDLE": self.cert, "SSL_CERT_FILE": "",
+                   "SSL_CERT_DIR": ""}
         path = adversary.write_raw_list(self.box, lines, "urls.lst")
         res = self.pdl("--json", "--progress", "none", "-o", self.box.out,
                        *(list(opts) + [path]),
-                       timeout=60 * adversary.slow_factor(), wrap=wrap)
+                       timeout=60 * adversary.slow_factor(), env=env)
         if rc is not None:
             self.assertEqual(res.rc, rc, res)
         self.assert_reports(res, adversary.url_lines(lines))

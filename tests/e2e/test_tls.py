@@ -1,7 +1,9 @@
 """End-to-end: https. A TLS server on 127.0.0.1 with a self-signed
 certificate made for the run: pdl verifies peers by default (and so fails
 here), -k downloads byte-exact with eight workers starting their
-handshakes together, and http and https mix in one list. Skipped when the
+handshakes together, the certificate trusted through CURL_CA_BUNDLE,
+SSL_CERT_FILE or SSL_CERT_DIR verifies, an unreadable one is a setup
+error, and http and https mix in one list. Skipped when the
 openssl command is not installed (scripts/setup.sh installs it)."""
 
 import http.server
@@ -153,6 +155,70 @@ class TLS(harness.E2E):
             self.assertFalse(f["ok"], f)
             self.assertIn("certificate", f["error"], f)
         self.assertEqual(self.box.out_files(), {})
+        self.assert_clean()
+
+    # ---- trusted CAs from the environment ------------------------------
+
+    NO_TRUST_VARS = {"CURL_CA_BUNDLE": "", "SSL_CERT_FILE": "",
+                     "SSL_CERT_DIR": ""}
+
+    def trusted_run(self, env, n=6):
+        """n files at -j 3 without -k, verified against what env trusts:
+        all whole, no warning."""
+        sizes = self.sizes(n)
+        lst = self.box.write_list(
+            [self.tls.url("/pattern/%d" % m) for m in sizes])
+        e = dict(self.NO_TRUST_VARS)
+        e.update(env)
+        r = self.pdl("-j", "3", "--retries", "0", "--json", "-o",
+                     self.box.out, lst, env=e)
+        self.assertEqual(r.rc, 0, r)
+        self.assertNotIn("--insecure", r.stderr)
+        self.assertEqual(self.box.out_files(),
+                         {str(m): pattern(m) for m in sizes})
+        self.assert_clean()
+
+    def cert(self):
+        return os.path.join(self.certdir, "cert.pem")
+
+    def test_trusted_by_ssl_cert_file(self):
+        self.trusted_run({"SSL_CERT_FILE": self.cert()})
+
+    def test_curl_ca_bundle_wins_over_ssl_cert_file(self):
+        # the system's bundle does not know the test's certificate
+        self.trusted_run({"CURL_CA_BUNDLE": self.cert(),
+                          "SSL_CERT_FILE": "/etc/ssl/certs/"
+                                           "ca-certificates.crt"})
+
+    def test_trusted_by_ssl_cert_dir(self):
+        # a hashed directory, as OpenSSL looks certificates up in it
+        d = os.path.join(self.box.root, "cadir")
+        os.mkdir(d)
+        shutil.copy(self.cert(), os.path.join(d, "test-ca.pem"))
+        subprocess.run([OPENSSL, "rehash", d], check=True,
+                       capture_output=True, timeout=60)
+        self.outside = self.box.snapshot_outside()
+        self.trusted_run({"SSL_CERT_DIR": d})
+
+    def test_unreadable_trust_is_a_setup_error(self):
+        lst = self.box.write_list([self.tls.url("/pattern/10")])
+        missing = os.path.join(self.box.root, "no-such.pem")
+        for var, value, why in (
+                ("SSL_CERT_FILE", missing, "No such file or directory"),
+                ("CURL_CA_BUNDLE", self.box.root, "Is a directory"),
+                ("SSL_CERT_DIR", self.cert(), "Not a directory")):
+            with self.subTest(var=var):
+                before = self.tls.handshakes + self.tls.failed
+                e = dict(self.NO_TRUST_VARS)
+                e[var] = value
+                r = self.pdl("-o", self.box.out, lst, env=e)
+                self.assertEqual(r.rc, 3, r)
+                self.assertEqual(r.stdout, "")
+                self.assertIn("pdl: %s: cannot read %s: %s" %
+                              (var, value, why), r.stderr)
+                self.assertEqual(self.tls.handshakes + self.tls.failed,
+                                 before)
+                self.assertEqual(self.box.out_files(), {})
         self.assert_clean()
 
     def test_http_and_https_in_one_list(self):
