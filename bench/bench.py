@@ -40,11 +40,15 @@ DELAY_S = 0.2
 FIREWORKS = [("Roman-Candle", 0.1), ("Report", 0.3), ("Peony", 0.4),
              ("Palm-Tree", 0.3), ("Pistil", 0.5)]
 
+# https: the small workload's files over TLS and HTTP/2 (nginx), every
+# contender verifying the run's certificate. At -j 8 only: wget2 and curl
+# multiplex HTTP/2 streams whatever their -j, so -j 1 would not compare
+# one download at a time.
 FULL_JOBS = {"small": [1, 8, 32], "medium": [1, 8], "large": [1, 8],
-             "delay": [1, 8], "fireworks": [1, 8]}
+             "delay": [1, 8], "fireworks": [1, 8], "https": [8]}
 QUICK_JOBS = {"small": [1, 8, 32], "medium": [8], "large": [8],
-              "delay": [8], "fireworks": [1, 8]}
-ORDER = ["small", "medium", "large", "delay", "fireworks"]
+              "delay": [8], "fireworks": [1, 8], "https": [8]}
+ORDER = ["small", "medium", "large", "delay", "fireworks", "https"]
 
 
 def log(msg):
@@ -71,6 +75,7 @@ class Workload:
         self.total_bytes = sum(sizes.values())
         self.list_path = None
         self.curl_cfg = None
+        self.ca = None  # the certificate to trust (https)
 
     def write_lists(self, work):
         self.list_path = os.path.join(work, self.name + ".list")
@@ -81,7 +86,7 @@ class Workload:
             f.write("".join('url = "%s"\n' % u for u in self.urls))
 
 
-def make_static(www, nginx):
+def make_static(www, nginx, tls_port=None, ca=None):
     loads = {}
     block = os.urandom(MiB)
     for name, (count, size) in STATIC.items():
@@ -111,6 +116,13 @@ def make_static(www, nginx):
         loads[name] = Workload(name, urls, names, sizes, "static")
     with open(os.path.join(www, "tiny.bin"), "wb") as f:
         f.write(b"0123456789abcdef")
+    if tls_port:
+        s = loads["small"]
+        w = Workload("https", [u.replace("http://127.0.0.1:%d/" % nginx,
+                                         "https://127.0.0.1:%d/" % tls_port)
+                               for u in s.urls], s.names, s.sizes, "static")
+        w.ca = ca
+        loads["https"] = w
     return loads
 
 
@@ -156,13 +168,17 @@ PDL_SYSTEM = "pdl, Debian's libcurl"
 
 
 def contenders(pdl, w, j, dl, pdl_system=None):
-    """(label, argv, stdin path or None) for one workload and -j."""
+    """(label, argv, stdin path or None) for one workload and -j. Over
+    TLS each trusts w.ca: curl and pdl through CURL_CA_BUNDLE (an env
+    prefix, which measure() takes off), aria2c and wget2 by option."""
     n = str(j)
     per_xargs = max(1, min(50, math.ceil(len(w.urls) / j)))
+    trust = ["env", "CURL_CA_BUNDLE=" + w.ca] if w.ca else []
+    ca_opt = ["--ca-certificate=" + w.ca] if w.ca else []
 
     def run_pdl(binary, *mode):
-        return [binary, *mode, "-q", "--progress", "none", "-o", dl,
-                w.list_path]
+        return [*trust, binary, *mode, "-q", "--progress", "none", "-o",
+                dl, w.list_path]
 
     out = [("pdl", run_pdl(pdl, "-j", n), None)]
     if pdl_system and j >= 8:
@@ -170,18 +186,18 @@ def contenders(pdl, w, j, dl, pdl_system=None):
     if j == 1:
         out.append(("pdl --sequential", run_pdl(pdl, "--sequential"), None))
     out += [
-        ("curl -Z", ["curl", "-Z", "--parallel-max", n,
+        ("curl -Z", [*trust, "curl", "-Z", "--parallel-max", n,
                      "--remote-name-all", "--output-dir", dl, "-s",
                      "-K", w.curl_cfg], None),
         ("aria2c", ["aria2c", "-i", w.list_path, "-j", n, "-x1", "-s1",
                     "-d", dl, "--console-log-level=error",
                     "--summary-interval=0", "-q", "--allow-overwrite=true",
-                    "--auto-file-renaming=false"], None),
+                    "--auto-file-renaming=false", *ca_opt], None),
         ("wget2", ["wget2", "--max-threads=" + n, "-i", w.list_path,
-                   "-P", dl, "-q", "--no-robots"], None),
-        ("xargs curl", ["xargs", "-P", n, "-n", str(per_xargs), "curl",
-                        "-s", "--remote-name-all", "--output-dir", dl],
-         w.list_path),
+                   "-P", dl, "-q", "--no-robots", *ca_opt], None),
+        ("xargs curl", [*trust, "xargs", "-P", n, "-n", str(per_xargs),
+                        "curl", "-s", "--remote-name-all", "--output-dir",
+                        dl], w.list_path),
     ]
     return out
 
@@ -203,10 +219,26 @@ def tail(path, n=2000):
     return data
 
 
+def split_env(argv):
+    """argv as ["env", "NAME=value", ..., program, ...]: the environment
+    to run the program with, and its own argv. Run so, rather than through
+    env(1), whose memory before its exec would count in the peak RSS."""
+    if not argv or argv[0] != "env":
+        return None, argv
+    env = dict(os.environ)
+    i = 1
+    while i < len(argv) and "=" in argv[i]:
+        k, v = argv[i].split("=", 1)
+        env[k] = v
+        i += 1
+    return env, argv[i:]
+
+
 def measure(argv, stdin_path=None, timeout=300):
     """Runs argv under the rusage launcher (bench/rusage.c); returns wall
     (monotonic), user+sys CPU of it and the children it waited for, peak
     RSS (KiB), exit code, stderr tail."""
+    env, argv = split_env(argv)
     fin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     errfd, errpath = tempfile.mkstemp(prefix="bench-err-", dir=WORK)
     errf = os.fdopen(errfd, "wb")
@@ -216,7 +248,7 @@ def measure(argv, stdin_path=None, timeout=300):
     killed = []
     try:
         p = subprocess.Popen([RUSAGE, ru_path] + argv, stdin=fin,
-                             stdout=outf, stderr=errf,
+                             stdout=outf, stderr=errf, env=env,
                              start_new_session=True)
 
         def kill():
@@ -615,8 +647,10 @@ def render(a, loads, results, lim, mem, j1024, meta):
         if name not in results:
             continue
         w = loads[name]
-        per = ("%d files x %s" % (len(w.urls), human(w.total_bytes
-                                                       // len(w.urls)))
+        per = ("%d files x %s%s" % (len(w.urls), human(w.total_bytes
+                                                         // len(w.urls)),
+                                     " over HTTPS and HTTP/2" if w.ca
+                                     else "")
                if w.kind == "static" else
                ("%d URLs x %.1f s (fixture `/dN/0.2`)" % (DELAY_URLS,
                                                            DELAY_S)
@@ -665,6 +699,15 @@ def render(a, loads, results, lim, mem, j1024, meta):
             L.append("")
             L.append("At -j 1 every contender needs %.0f s, so that row is "
                      "one round, no warm-up." % (DELAY_URLS * DELAY_S))
+        if w.ca:
+            L.append("")
+            L.append("The small workload's files from nginx's TLS port "
+                     "(`ssl http2`, a P-256 certificate made for the run). "
+                     "Every contender verifies it: pdl, curl -Z and xargs "
+                     "curl with `CURL_CA_BUNDLE=CERT` in their environment, "
+                     "aria2c and wget2 with `--ca-certificate=CERT`. pdl, "
+                     "curl and wget2 speak HTTP/2 here, aria2c HTTP/1.1; "
+                     "wrk (the limit) HTTP/1.1 over TLS.")
         if w.kind == "static":
             L.append("")
             L.append("The limit rows: `wrk -t2 -c N -d %ds` (`-t1` at -c 1) "
@@ -829,7 +872,8 @@ def targets(results, loads, lim, mem):
 
 def chart(a, results, out_svg):
     """Sequential vs parallel wall time by -j, one panel per workload."""
-    names = [n for n in ORDER if n in results]
+    # a workload measured at one -j only (https) has no line to draw
+    names = [n for n in ORDER if len(results.get(n, {})) > 1]
     if not names or not shutil.which("gnuplot"):
         return False
     dat = os.path.join(a.work, "chart.dat")
@@ -919,6 +963,10 @@ def main():
     ap.add_argument("--nginx", default="nginx")
     ap.add_argument("--nginx-port", type=int, required=True)
     ap.add_argument("--fixture-port", type=int, required=True)
+    ap.add_argument("--tls-port", type=int, default=0,
+                    help="nginx's TLS port: the https workload")
+    ap.add_argument("--ca", default=None,
+                    help="the certificate of --tls-port, to trust")
     ap.add_argument("--www", required=True)
     ap.add_argument("--dl", required=True)
     ap.add_argument("--work", required=True)
@@ -952,13 +1000,15 @@ def main():
     os.makedirs(a.results, exist_ok=True)
 
     log("generating workloads")
-    loads = make_static(a.www, a.nginx_port)
+    loads = make_static(a.www, a.nginx_port, a.tls_port, a.ca)
     wait_http("http://127.0.0.1:%d/tiny.bin" % a.nginx_port)
     loads.update(make_latency(a.fixture_port))
     for w in loads.values():
         w.write_lists(a.work)
 
     jobs_by = dict(QUICK_JOBS if a.quick else FULL_JOBS)
+    if "https" not in loads:
+        jobs_by.pop("https")
     only = [x for x in a.only.split(",") if x]
     extras = {"memory", "j1024"}
     if only:

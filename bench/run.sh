@@ -57,6 +57,7 @@ need=(
 	"cc gcc"
 	"pkg-config pkg-config"
 	"$py python3"
+	"openssl openssl"
 )
 missing=()
 for pair in "${need[@]}"; do
@@ -182,6 +183,11 @@ free_port() {
 ngx=$tmp/nginx
 mkdir -p "$ngx/logs" "$ngx/tmp"
 nginx_port=$(free_port)
+tls_port=$(free_port)
+# the https workload's certificate, which every contender is told to trust
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$ngx/key.pem" -out "$ngx/cert.pem" -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 cat >"$ngx/nginx.conf" <<EOF
 worker_processes 2;
 worker_rlimit_nofile 65536;
@@ -213,6 +219,12 @@ http {
 			try_files /tiny.bin =404;
 		}
 	}
+	server {
+		listen 127.0.0.1:$tls_port ssl http2 backlog=4096;
+		ssl_certificate $ngx/cert.pem;
+		ssl_certificate_key $ngx/key.pem;
+		root $www;
+	}
 }
 EOF
 # the master stays in the foreground so that its PID is ours to stop
@@ -241,6 +253,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 "$py" "$here/bench.py" \
 	--pdl "$pdl" --pdl-system "$pdl_system" --nginx "$nginx_bin" --rusage "$tmp/rusage" \
 	--nginx-port "$nginx_port" --fixture-port "$fixture_port" \
+	--tls-port "$tls_port" --ca "$ngx/cert.pem" \
 	--www "$www" --dl "$dl" --work "$tmp" \
 	--tmpfs "$([ $mounted = 1 ] && echo "tmpfs mounted at $mnt" || echo "$space")" \
 	--results "$here/results" "${args[@]}"
