@@ -128,27 +128,28 @@ void pdl_env_finish(struct pdl_env *env)
 
 /* path from the environment variable var, "" taken as unset; NULL when
  * unset or (with a reason in err) unreadable or not of the kind dir
- * says. */
+ * says. O_NONBLOCK: a FIFO there must not hang the start. */
 static const char *trust_path(const char *var, bool dir, char *err,
 			      size_t errlen)
 {
 	const char *path = getenv(var);
 	struct stat st;
+	int e = 0;
 
 	if (!path || !*path)
 		return NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
-	if (fd < 0 || fstat(fd, &st) < 0 || (!dir && !S_ISREG(st.st_mode))) {
-		snprintf(err, errlen, "%s: cannot read %s: %s", var, path,
-			 fd < 0
-			     ? strerror(errno)
-			     : strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	close(fd);
-	return path;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
+				(dir ? O_DIRECTORY : 0));
+	if (fd < 0 || fstat(fd, &st) < 0)
+		e = errno;
+	else if (!dir && !S_ISREG(st.st_mode))
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+	if (fd >= 0)
+		close(fd);
+	if (!e)
+		return path;
+	snprintf(err, errlen, "%s: cannot read %s: %s", var, path, strerror(e));
+	return NULL;
 }
 
 int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen)

@@ -5,7 +5,6 @@
 
 #include <curl/curl.h>
 #include <stdatomic.h>
-#include <time.h>
 
 #include "job.h"
 #include "options.h"
