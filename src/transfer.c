@@ -181,10 +181,14 @@ static CURL *handle_create(const struct pdl_env *env, bool alone)
 		SET(CURLOPT_CAINFO, env->ca_file);
 		SET(CURLOPT_PROXY_CAINFO, env->ca_file);
 	}
-	if (env->ca_dir) {
-		SET(CURLOPT_CAPATH, env->ca_dir);
-		SET(CURLOPT_PROXY_CAPATH, env->ca_dir);
-	}
+	/* No CA directory unless SSL_CERT_DIR names one, not even the one
+	 * libcurl was built with (Debian's: /etc/ssl/certs, which holds the
+	 * bundle's certificates again): with a directory, libcurl 7.88 builds
+	 * the certificate store again for every connection, parsing the
+	 * whole bundle (tens of ms with OpenSSL 3); without, once per event
+	 * loop (CURLOPT_CA_CACHE_TIMEOUT, a day by default). */
+	SET(CURLOPT_CAPATH, env->ca_dir);
+	SET(CURLOPT_PROXY_CAPATH, env->ca_dir);
 	SET(CURLOPT_FOLLOWLOCATION, 1L);
 	SET(CURLOPT_MAXREDIRS, o->max_redirs);
 	SET(CURLOPT_PROTOCOLS_STR, o->proto);

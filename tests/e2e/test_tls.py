@@ -75,6 +75,10 @@ class TLSServer(harness.ThreadedServer):
                 self.request.close()  # the server closes only the raw socket
 
             def do_GET(self):
+                # /closing/N: the same, on a connection closed after it
+                closing = self.path.startswith("/closing/")
+                if closing:
+                    self.path = "/pattern/" + self.path[9:]
                 if not self.path.startswith("/pattern/"):
                     self.send_error(404)
                     return
@@ -82,6 +86,9 @@ class TLSServer(harness.ThreadedServer):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(len(body)))
+                if closing:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -199,6 +206,34 @@ class TLS(harness.E2E):
                        capture_output=True, timeout=60)
         self.outside = self.box.snapshot_outside()
         self.trusted_run({"SSL_CERT_DIR": d})
+
+    @unittest.skipUnless(shutil.which("strace"), "needs strace")
+    def test_ca_file_read_once_per_loop_not_per_connection(self):
+        # Every answer closes its connection: 40 handshakes. libcurl
+        # keeps the certificate store it built from the CA file for the
+        # next connections of its event loop (at most 8 loops at -j 8),
+        # unless a CA directory is set too, which pdl sets only when
+        # SSL_CERT_DIR asks: parsing a system bundle takes tens of ms.
+        sizes = self.sizes(40)
+        lst = self.box.write_list(
+            [self.tls.url("/closing/%d" % n) for n in sizes])
+        trace = os.path.join(self.box.root, "trace")
+        before = self.tls.handshakes
+        e = dict(self.NO_TRUST_VARS)
+        e["CURL_CA_BUNDLE"] = self.cert()
+        r = self.pdl("-j", "8", "--retries", "0", "-o", self.box.out, lst,
+                     env=e, wrap=["strace", "-f", "-qq", "-e",
+                                  "trace=openat", "-o", trace])
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.box.out_files(),
+                         {str(n): pattern(n) for n in sizes})
+        self.assertGreaterEqual(self.tls.handshakes - before, 40)
+        with open(trace) as f:
+            opens = [line for line in f if self.cert() in line]
+        os.unlink(trace)
+        # one for the check at start, one per loop at most
+        self.assertLessEqual(len(opens), 1 + 8, opens)
+        self.assert_clean()
 
     def test_unreadable_trust_is_a_setup_error(self):
         lst = self.box.write_list([self.tls.url("/pattern/10")])
