@@ -703,11 +703,14 @@ def render(a, loads, results, lim, mem, j1024, meta):
             L.append("")
             L.append("The small workload's files from nginx's TLS port "
                      "(`ssl http2`, a P-256 certificate made for the run). "
-                     "Every contender verifies it: pdl, curl -Z and xargs "
-                     "curl with `CURL_CA_BUNDLE=CERT` in their environment, "
-                     "aria2c and wget2 with `--ca-certificate=CERT`. pdl, "
-                     "curl and wget2 speak HTTP/2 here, aria2c HTTP/1.1; "
-                     "wrk (the limit) HTTP/1.1 over TLS.")
+                     "Every contender verifies it against CAS, the "
+                     "system's CA bundle with that certificate added (%d "
+                     "certificates, what any download is verified "
+                     "against): pdl, curl -Z and xargs curl with "
+                     "`CURL_CA_BUNDLE=CAS` in their environment, aria2c "
+                     "and wget2 with `--ca-certificate=CAS`. pdl, curl "
+                     "and wget2 speak HTTP/2 here, aria2c HTTP/1.1; wrk "
+                     "(the limit) HTTP/1.1 over TLS." % count_certs(w.ca))
         if w.kind == "static":
             L.append("")
             L.append("The limit rows: `wrk -t2 -c N -d %ds` (`-t1` at -c 1) "
@@ -772,6 +775,14 @@ def render(a, loads, results, lim, mem, j1024, meta):
                 L.append("- %s: `%s`%s" % (r["label"], cmd, extra))
     L.append("")
     return "\n".join(L)
+
+
+def count_certs(path):
+    try:
+        with open(path) as f:
+            return sum(1 for line in f if "BEGIN CERTIFICATE" in line)
+    except OSError:
+        return 0
 
 
 def human(n):

@@ -188,6 +188,9 @@ tls_port=$(free_port)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$ngx/key.pem" -out "$ngx/cert.pem" -days 2 \
 	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+# what the contenders trust: the system's CAs, as for any download, and it
+sys_ca=/etc/ssl/certs/ca-certificates.crt
+cat $([ -r $sys_ca ] && echo $sys_ca) "$ngx/cert.pem" >"$ngx/trust.pem"
 cat >"$ngx/nginx.conf" <<EOF
 worker_processes 2;
 worker_rlimit_nofile 65536;
@@ -253,7 +256,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 "$py" "$here/bench.py" \
 	--pdl "$pdl" --pdl-system "$pdl_system" --nginx "$nginx_bin" --rusage "$tmp/rusage" \
 	--nginx-port "$nginx_port" --fixture-port "$fixture_port" \
-	--tls-port "$tls_port" --ca "$ngx/cert.pem" \
+	--tls-port "$tls_port" --ca "$ngx/trust.pem" \
 	--www "$www" --dl "$dl" --work "$tmp" \
 	--tmpfs "$([ $mounted = 1 ] && echo "tmpfs mounted at $mnt" || echo "$space")" \
 	--results "$here/results" "${args[@]}"
