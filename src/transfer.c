@@ -156,8 +156,10 @@ int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen)
 {
 	err[0] = '\0';
 	env->ca_file = trust_path("CURL_CA_BUNDLE", false, err, errlen);
-	if (!env->ca_file && !err[0])
-		env->ca_file = trust_path("SSL_CERT_FILE", false, err, errlen);
+	if (env->ca_file || err[0])
+		return err[0] ? -1 : 0;
+	/* as curl(1) reads them: these two only without CURL_CA_BUNDLE */
+	env->ca_file = trust_path("SSL_CERT_FILE", false, err, errlen);
 	if (!err[0])
 		env->ca_dir = trust_path("SSL_CERT_DIR", true, err, errlen);
 	return err[0] ? -1 : 0;

@@ -40,10 +40,10 @@ bool pdl_env_stopping(const struct pdl_env *env);
 int pdl_env_init(struct pdl_env *env, const struct pdl_options *opt,
 		 struct pdl_outdir *out, atomic_int *stop);
 void pdl_env_finish(struct pdl_env *env);
-/* The CAs to trust instead of libcurl's bundle, as curl and OpenSSL read
- * them: the file CURL_CA_BUNDLE, else SSL_CERT_FILE, names; the
- * directory SSL_CERT_DIR names. -1 with a reason in err when one is set
- * but cannot be read. */
+/* The CAs to trust instead of libcurl's bundle, as curl(1) reads them:
+ * the file CURL_CA_BUNDLE names; without it, the file SSL_CERT_FILE and
+ * the directory SSL_CERT_DIR name. -1 with a reason in err when one that
+ * counts is set but cannot be read. */
 int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen);
 
 /* One download across its attempts, driven by an event loop (pool.c):

@@ -197,6 +197,13 @@ class TLS(harness.E2E):
                           "SSL_CERT_FILE": "/etc/ssl/certs/"
                                            "ca-certificates.crt"})
 
+    def test_curl_ca_bundle_alone_when_set(self):
+        # as curl reads them: SSL_CERT_DIR and SSL_CERT_FILE are not
+        # looked at, not even to be refused, when CURL_CA_BUNDLE is set
+        self.trusted_run({"CURL_CA_BUNDLE": self.cert(),
+                          "SSL_CERT_FILE": "/nonexistent.pem",
+                          "SSL_CERT_DIR": "/nonexistent"})
+
     def test_trusted_by_ssl_cert_dir(self):
         # a hashed directory, as OpenSSL looks certificates up in it
         d = os.path.join(self.box.root, "cadir")
