@@ -319,6 +319,15 @@ class Adversarial(harness.E2E):
         self.assert_reports(res, url_lines(lines))
         return res, path
 
+    KEPT = ".target" + harness.TMP_SUFFIX
+
+    def kept_partial(self, data):
+        """out/.target.pdl-part holds data, as an earlier -c run left it."""
+        os.makedirs(self.box.out)
+        with open(os.path.join(self.box.out, self.KEPT), "wb") as f:
+            f.write(data)
+        self.outside = self.box.snapshot_outside()
+
     def assert_reports(self, res, n):
         files = res.files()
         self.assertEqual(len(files), n, "one report line per URL: %r" % res)

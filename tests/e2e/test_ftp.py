@@ -166,13 +166,6 @@ class FtpTest(adversary.Adversarial):
                                timeout=60 * adversary.slow_factor())
         return res, self.by_url(res)[url]
 
-    def kept_partial(self, data):
-        """out/.target.pdl-part holds data, as an earlier -c run left it."""
-        os.makedirs(self.box.out)
-        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
-            f.write(data)
-        self.outside = self.box.snapshot_outside()
-
     # ---- plain downloads ------------------------------------------------
 
     def several(self, *opts):

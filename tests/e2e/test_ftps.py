@@ -325,13 +325,9 @@ class FtpsTest(adversary.Adversarial):
         if trusted:
             env = {"CURL_CA_BUNDLE": self.cert, "SSL_CERT_FILE": "",
                    "SSL_CERT_DIR": ""}
-        path = adversary.write_raw_list(self.box, lines, "urls.lst")
-        res = self.pdl("--json", "--progress", "none", "-o", self.box.out,
-                       *(list(opts) + [path]),
-                       timeout=60 * adversary.slow_factor(), env=env)
-        if rc is not None:
-            self.assertEqual(res.rc, rc, res)
-        self.assert_reports(res, adversary.url_lines(lines))
+        res, _ = self.json_run(lines, *opts, rc=rc,
+                               timeout=60 * adversary.slow_factor(),
+                               env=env)
         return res
 
     def one(self, name, *opts, rc=None, proto=("--proto", "ftps"),
@@ -341,13 +337,6 @@ class FtpsTest(adversary.Adversarial):
         res = self.run_list(["%s target" % url], *(proto + opts), rc=rc,
                             trusted=trusted)
         return res, self.by_url(res)[url]
-
-    def kept_partial(self, data):
-        """out/.target.pdl-part holds data, as an earlier -c run left it."""
-        os.makedirs(self.box.out)
-        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
-            f.write(data)
-        self.outside = self.box.snapshot_outside()
 
     def assert_all_ok(self, res, names, server=None):
         server = server or self.ftp

@@ -29,13 +29,6 @@ class Resume(adversary.Adversarial):
         self.assertTrue(self.by_url(res)[self.url("/bytes/4321")]["ok"])
         return res, r
 
-    def kept_partial(self, data):
-        """out/.target.pdl-part holds data, as an earlier -c run left it."""
-        os.makedirs(self.box.out)
-        with open(os.path.join(self.box.out, ".target.pdl-part"), "wb") as f:
-            f.write(data)
-        self.outside = self.box.snapshot_outside()
-
     def setUp(self):
         super().setUp()
         self.server.reset_log()
@@ -429,11 +422,10 @@ class Resume(adversary.Adversarial):
 
     # ---- -c across runs: the kept part carries its validator ----------
 
-    PART = ".target.pdl-part"
     NOTE = "user.pdl.validator"
 
     def part_path(self):
-        return os.path.join(self.box.out, self.PART)
+        return os.path.join(self.box.out, self.KEPT)
 
     def need_xattrs(self):
         """Skips unless the output directory's file system keeps user
