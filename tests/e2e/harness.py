@@ -38,6 +38,27 @@ def check_sanitizers(err, who="pdl"):
                                  (who, err.decode("utf-8", "replace")))
 
 
+def xattrs_unusable(directory):
+    """Why user extended attributes cannot be set in directory (tmpfs
+    before Linux 6.6 has none), or None when they can."""
+    try:
+        os.setxattr(directory, "user.pdl.probe", b"x")
+        os.removexattr(directory, "user.pdl.probe")
+    except OSError as e:
+        return str(e)
+    return None
+
+
+def without_leak_check(env=None):
+    """env (a dict, or a new one) with LeakSanitizer off, for a run under
+    ptrace (strace), where it cannot work; the other tests look for
+    leaks."""
+    env = dict(env or {})
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "detect_leaks=0"
+    return env
+
+
 def pattern(n, start=0):
     """The /bytes/N body: byte i is i % 251."""
     block = bytes(range(251))

@@ -31,11 +31,7 @@ class BatchedReads(harness.E2E):
         trace = os.path.join(self.box.root, "trace")
         cpu = min(os.sched_getaffinity(0))
         lst = self.box.write_list(urls)
-        # LeakSanitizer cannot work under ptrace; the other tests look
-        # for leaks.
-        asan = os.environ.get("ASAN_OPTIONS", "")
-        env = {"ASAN_OPTIONS": (asan + ":" if asan else "") +
-               "detect_leaks=0"}
+        env = harness.without_leak_check()
         t = time.monotonic()
         r = harness.run_pdl(
             ["--json", "-j", "2", "-o", self.box.out] + list(args) + [lst],

@@ -431,16 +431,9 @@ class Resume(adversary.Adversarial):
         """Skips unless the output directory's file system keeps user
         extended attributes (tmpfs before Linux 6.6 does not)."""
         os.makedirs(self.box.out, exist_ok=True)
-        probe = os.path.join(self.box.out, "probe")
-        try:
-            with open(probe, "wb"):
-                pass
-            os.setxattr(probe, self.NOTE, b"x")
-        except OSError as e:
-            self.skipTest("no user xattrs in %s: %s" % (self.box.out, e))
-        finally:
-            if os.path.exists(probe):
-                os.unlink(probe)
+        why = harness.xattrs_unusable(self.box.out)
+        if why:
+            self.skipTest("no user xattrs in %s: %s" % (self.box.out, why))
 
     def noted(self, path):
         try:
