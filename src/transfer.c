@@ -226,14 +226,14 @@ static CURL *handle_create(const struct pdl_env *env, bool alone)
 	return h;
 }
 
-/* A header value without its trailing blanks into dst, or "" when it
- * does not fit (a validator cut short would match nothing). */
-static void keep_value(char dst[PDL_VALIDATOR_MAX], const char *v)
+/* A header value without its trailing blanks into dst (size bytes), or
+ * "" when it does not fit (a validator cut short would match nothing). */
+static void keep_value(char *dst, size_t size, const char *v)
 {
 	size_t len = strlen(v);
 	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
 		len--;
-	if (len >= PDL_VALIDATOR_MAX)
+	if (len >= size)
 		len = 0;
 	memcpy(dst, v, len);
 	dst[len] = '\0';
@@ -319,18 +319,17 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		const char *v = line + 5 + strspn(line + 5, " \t");
 		/* A weak ETag says nothing about the bytes. */
 		if (strncmp(v, "W/", 2))
-			keep_value(x->resp_etag, v);
+			keep_value(x->resp_etag, sizeof(x->resp_etag), v);
 	} else if (!strncasecmp(line, "accept-ranges:", 14)) {
 		const char *v = line + 14 + strspn(line + 14, " \t");
 		x->resp_ranges = !strncasecmp(v, "bytes", 5) &&
 				 strspn(v + 5, " \t") == strlen(v + 5);
 	} else if (!strncasecmp(line, "last-modified:", 14)) {
-		keep_value(x->resp_date, line + 14 + strspn(line + 14, " \t"));
+		keep_value(x->resp_date, sizeof(x->resp_date),
+			   line + 14 + strspn(line + 14, " \t"));
 	} else if (!strncasecmp(line, "date:", 5)) {
-		const char *v = line + 5 + strspn(line + 5, " \t");
-		size_t vlen = strlen(v);
-		if (vlen < sizeof(x->resp_served))
-			memcpy(x->resp_served, v, vlen + 1);
+		keep_value(x->resp_served, sizeof(x->resp_served),
+			   line + 5 + strspn(line + 5, " \t"));
 	} else if (!strncasecmp(line, "content-disposition:", 20) &&
 		   x->env->opt->content_disposition) {
 		free(x->disposition);
