@@ -41,7 +41,8 @@ FIREWORKS = [("Roman-Candle", 0.1), ("Report", 0.3), ("Peony", 0.4),
              ("Palm-Tree", 0.3), ("Pistil", 0.5)]
 
 # https: the small workload's files over TLS and HTTP/2 (nginx), every
-# contender verifying the run's certificate. At -j 8 only: wget2 and curl
+# contender verifying the run's certificate against the system's CAs with
+# it added (bench/run.sh). At -j 8 only: wget2 and curl
 # multiplex HTTP/2 streams whatever their -j, so -j 1 would not compare
 # one download at a time.
 FULL_JOBS = {"small": [1, 8, 32], "medium": [1, 8], "large": [1, 8],
@@ -75,7 +76,7 @@ class Workload:
         self.total_bytes = sum(sizes.values())
         self.list_path = None
         self.curl_cfg = None
-        self.ca = None  # the certificate to trust (https)
+        self.ca = None  # the CA file to verify against (https)
 
     def write_lists(self, work):
         self.list_path = os.path.join(work, self.name + ".list")
