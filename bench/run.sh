@@ -77,19 +77,11 @@ if [ ${#missing[@]} -gt 0 ] || [ $have_nginx = 0 ]; then
 		say "missing: ${missing[*]} $([ $have_nginx = 0 ] && echo nginx)"
 		exit 3
 	fi
-	sudo=
-	[ "$(id -u)" = 0 ] || sudo=sudo
 	say "installing from Debian: ${missing[*]} $([ $have_nginx = 0 ] && echo nginx-light)"
-	$sudo apt-get update -qq
-	if [ ${#missing[@]} -gt 0 ]; then
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-			--no-install-recommends "${missing[@]}" >/dev/null
-	fi
+	"$root/scripts/apt-install.sh" "${missing[@]}"
 	if [ $have_nginx = 0 ]; then
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-			--no-install-recommends nginx-light >/dev/null 2>&1 ||
-			DEBIAN_FRONTEND=noninteractive $sudo apt-get install \
-				-y -qq --no-install-recommends nginx >/dev/null
+		"$root/scripts/apt-install.sh" nginx-light 2>/dev/null ||
+			"$root/scripts/apt-install.sh" nginx
 	fi
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)

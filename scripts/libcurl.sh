@@ -35,18 +35,8 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(gcc make pkg-config dpkg-dev libssl-dev libnghttp2-dev
-          libidn2-dev ca-certificates)
-missing=()
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	say "installing ${missing[*]}"
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$root/scripts/apt-install.sh" gcc make pkg-config dpkg-dev libssl-dev \
+	libnghttp2-dev libidn2-dev ca-certificates
 
 # Source entries: the same mirrors and suites as the binary ones.
 has_source() { apt-cache showsrc curl 2>/dev/null | grep -c '^Package: curl$' >/dev/null; }
