@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc meson ninja-build pkg-config libcurl4-openssl-dev
-          libmicrohttpd-dev zlib1g-dev python3 curl openssl)
+          libmicrohttpd-dev zlib1g-dev libssl-dev python3 curl openssl)
 packages+=("$@")
 
 scripts/apt-install.sh "${packages[@]}"

@@ -20,6 +20,7 @@
 #include "naming.h"
 #include "progress.h"
 #include "ratelimit.h"
+#include "trust.h"
 #include "urllist.h"
 
 #define RETRY_AFTER_CAP_S 60.0
@@ -122,6 +123,8 @@ void pdl_env_finish(struct pdl_env *env)
 			pthread_mutex_destroy(&share_locks[i]);
 	}
 	curl_slist_free_all(env->headers);
+	pdl_trust_free(env->trust);
+	env->trust = NULL;
 	env->share = NULL;
 	env->headers = NULL;
 }
@@ -152,17 +155,41 @@ static const char *trust_path(const char *var, bool dir, char *err,
 	return NULL;
 }
 
+/* The CA file libcurl was built to read (Debian's bundle), or NULL. */
+static char *builtin_ca_file(void)
+{
+	CURL *h = curl_easy_init();
+	char *path = NULL, *copy = NULL;
+	if (h && curl_easy_getinfo(h, CURLINFO_CAINFO, &path) == CURLE_OK &&
+	    path)
+		copy = strdup(path);
+	curl_easy_cleanup(h);
+	return copy;
+}
+
 int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen)
 {
 	err[0] = '\0';
 	env->ca_file = trust_path("CURL_CA_BUNDLE", false, err, errlen);
-	if (env->ca_file || err[0])
-		return err[0] ? -1 : 0;
-	/* as curl(1) reads them: these two only without CURL_CA_BUNDLE */
-	env->ca_file = trust_path("SSL_CERT_FILE", false, err, errlen);
-	if (!err[0])
-		env->ca_dir = trust_path("SSL_CERT_DIR", true, err, errlen);
-	return err[0] ? -1 : 0;
+	if (!env->ca_file && !err[0]) {
+		/* as curl(1) reads them: only without CURL_CA_BUNDLE */
+		env->ca_file = trust_path("SSL_CERT_FILE", false, err, errlen);
+		if (!err[0])
+			env->ca_dir =
+			    trust_path("SSL_CERT_DIR", true, err, errlen);
+	}
+	if (err[0])
+		return -1;
+	if (env->opt->insecure)
+		return 0;
+	if (env->ca_file) {
+		env->trust = pdl_trust_new(env->ca_file);
+	} else {
+		char *builtin = builtin_ca_file();
+		env->trust = pdl_trust_new(builtin);
+		free(builtin);
+	}
+	return 0;
 }
 
 static CURL *handle_create(const struct pdl_env *env, bool alone)
@@ -179,16 +206,20 @@ static CURL *handle_create(const struct pdl_env *env, bool alone)
 	} while (0)
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_SHARE, env->share);
-	if (env->ca_file) {
+	/* The CA file: read once for the run (env->trust), else by libcurl
+	 * once per event loop. */
+	if (!(env->trust && pdl_trust_use(env->trust, h) == CURLE_OK) &&
+	    env->ca_file) {
 		SET(CURLOPT_CAINFO, env->ca_file);
 		SET(CURLOPT_PROXY_CAINFO, env->ca_file);
 	}
 	/* No CA directory unless SSL_CERT_DIR names one, not even the one
 	 * libcurl was built with (Debian's: /etc/ssl/certs, which holds the
 	 * bundle's certificates again): with a directory, libcurl 7.88 builds
-	 * the certificate store again for every connection, parsing the
-	 * whole bundle (tens of ms with OpenSSL 3); without, once per event
-	 * loop (CURLOPT_CA_CACHE_TIMEOUT, a day by default). */
+	 * a certificate store for every connection, which without
+	 * env->trust means parsing the whole bundle (tens of ms with
+	 * OpenSSL 3); without a directory, once per event loop
+	 * (CURLOPT_CA_CACHE_TIMEOUT, a day by default). */
 	SET(CURLOPT_CAPATH, env->ca_dir);
 	SET(CURLOPT_PROXY_CAPATH, env->ca_dir);
 	SET(CURLOPT_FOLLOWLOCATION, 1L);
@@ -846,6 +877,14 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 	}
 	if (rc == CURLE_OUT_OF_MEMORY && x->resp_code > 0) {
 		snprintf(err, n, "response header line too long");
+		return V_FAIL;
+	}
+	if (rc == CURLE_SSL_CACERT_BADFILE && x->env->trust &&
+	    strstr(x->errbuf, "ssl ctx callback")) {
+		/* pdl_trust could not read its file (libcurl says only that
+		 * the callback failed) */
+		snprintf(err, n, "no CA certificate can be read from %.200s",
+			 pdl_trust_path(x->env->trust));
 		return V_FAIL;
 	}
 	if (rc == CURLE_UNSUPPORTED_PROTOCOL) {

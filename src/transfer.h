@@ -29,6 +29,9 @@ struct pdl_env {
 	 * libcurl's own bundle. */
 	const char *ca_file;
 	const char *ca_dir;
+	/* The CA file read once for the whole run, unless -k or this pdl
+	 * cannot (trust.h): NULL, libcurl reads it for each event loop. */
+	struct pdl_trust *trust;
 };
 
 /* Monotonic seconds, the clock of every timer of a transfer. */
@@ -43,7 +46,8 @@ void pdl_env_finish(struct pdl_env *env);
 /* The CAs to trust instead of libcurl's bundle, as curl(1) reads them:
  * the file CURL_CA_BUNDLE names; without it, the file SSL_CERT_FILE and
  * the directory SSL_CERT_DIR name. -1 with a reason in err when one that
- * counts is set but cannot be read. */
+ * counts is set but cannot be read. Then sets up env->trust for the file
+ * (libcurl's bundle when none is named). */
 int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen);
 
 /* One download across its attempts, driven by an event loop (pool.c):

@@ -2,10 +2,13 @@
 certificate made for the run: pdl verifies peers by default (and so fails
 here), -k downloads byte-exact with eight workers starting their
 handshakes together, the certificate trusted through CURL_CA_BUNDLE,
-SSL_CERT_FILE or SSL_CERT_DIR verifies, an unreadable one is a setup
-error, and http and https mix in one list. Skipped when the
-openssl command is not installed (scripts/setup.sh installs it)."""
+SSL_CERT_FILE or SSL_CERT_DIR verifies (a server's and an HTTPS proxy's),
+the CA file is read once per run however many connections, an unreadable
+one is a setup error and one without certificates fails each https URL,
+and http and https mix in one list. Skipped when the openssl command is
+not installed (scripts/setup.sh installs it)."""
 
+import http.client
 import http.server
 import os
 import shutil
@@ -15,6 +18,7 @@ import sys
 import tempfile
 import threading
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -36,13 +40,13 @@ def make_cert(directory):
     return cert, key
 
 
-class TLSServer(harness.ThreadedServer):
-    """HTTP/1.1 keep-alive over TLS: `/pattern/N` answers pattern(N). Each
-    connection's handshake runs on its own thread, so the handshakes of
-    several pdl workers can overlap; it counts completed handshakes and
-    failed ones."""
+class TLSBase(harness.ThreadedServer):
+    """HTTP/1.1 keep-alive over TLS with cert and key, each connection's
+    handshake on its own thread (so the handshakes of several pdl workers
+    can overlap), counted: completed and failed. Subclasses give the
+    request handler's do_GET."""
 
-    def __init__(self, cert, key):
+    def __init__(self, cert, key, do_get):
         outer = self
         self.lock = threading.Lock()
         self.handshakes = 0
@@ -52,6 +56,7 @@ class TLSServer(harness.ThreadedServer):
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            do_GET = do_get
 
             def setup(self):
                 self.request.settimeout(30)
@@ -74,24 +79,6 @@ class TLSServer(harness.ThreadedServer):
                 super().finish()
                 self.request.close()  # the server closes only the raw socket
 
-            def do_GET(self):
-                # /closing/N: the same, on a connection closed after it
-                closing = self.path.startswith("/closing/")
-                if closing:
-                    self.path = "/pattern/" + self.path[9:]
-                if not self.path.startswith("/pattern/"):
-                    self.send_error(404)
-                    return
-                body = pattern(int(self.path[9:]))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                if closing:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(body)
-
             def log_message(self, *args):
                 pass
 
@@ -102,6 +89,58 @@ class TLSServer(harness.ThreadedServer):
                 pass  # a refused handshake is counted, not printed
 
         self.serve(Server(("127.0.0.1", 0), Handler), "https")
+
+
+class TLSServer(TLSBase):
+    """`/pattern/N` answers pattern(N); `/closing/N` the same on a
+    connection closed after it."""
+
+    def __init__(self, cert, key):
+        def do_get(handler):
+            closing = handler.path.startswith("/closing/")
+            if closing:
+                handler.path = "/pattern/" + handler.path[9:]
+            if not handler.path.startswith("/pattern/"):
+                handler.send_error(404)
+                return
+            body = pattern(int(handler.path[9:]))
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/octet-stream")
+            handler.send_header("Content-Length", str(len(body)))
+            if closing:
+                handler.send_header("Connection", "close")
+                handler.close_connection = True
+            handler.end_headers()
+            handler.wfile.write(body)
+
+        super().__init__(cert, key, do_get)
+
+
+class TLSProxy(TLSBase):
+    """An HTTPS proxy: plain HTTP requests for absolute http:// URLs, read
+    over TLS and passed on to their server; counts what it passed on."""
+
+    def __init__(self, cert, key):
+        self.forwarded = 0
+
+        def do_get(handler):
+            u = urllib.parse.urlsplit(handler.path)
+            if u.scheme != "http":
+                handler.send_error(400)
+                return
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            c.request("GET", u.path or "/")
+            resp = c.getresponse()
+            body = resp.read()
+            c.close()
+            with self.lock:
+                self.forwarded += 1
+            handler.send_response(resp.status)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+
+        super().__init__(cert, key, do_get)
 
 
 @unittest.skipUnless(OPENSSL, "the openssl command is not installed")
@@ -205,29 +244,29 @@ class TLS(harness.E2E):
                           "SSL_CERT_DIR": "/nonexistent"})
 
     def test_trusted_by_ssl_cert_dir(self):
-        # a hashed directory, as OpenSSL looks certificates up in it
+        self.trusted_run({"SSL_CERT_DIR": self.cert_dir()})
+
+    def cert_dir(self):
+        """A hashed directory holding the test's certificate, as OpenSSL
+        looks certificates up in it."""
         d = os.path.join(self.box.root, "cadir")
         os.mkdir(d)
         shutil.copy(self.cert(), os.path.join(d, "test-ca.pem"))
         subprocess.run([OPENSSL, "rehash", d], check=True,
                        capture_output=True, timeout=60)
         self.outside = self.box.snapshot_outside()
-        self.trusted_run({"SSL_CERT_DIR": d})
+        return d
 
-    @unittest.skipUnless(shutil.which("strace"), "needs strace")
-    def test_ca_file_read_once_per_loop_not_per_connection(self):
-        # Every answer closes its connection: 40 handshakes. libcurl
-        # keeps the certificate store it built from the CA file for the
-        # next connections of its event loop (at most 8 loops at -j 8),
-        # unless a CA directory is set too, which pdl sets only when
-        # SSL_CERT_DIR asks: parsing a system bundle takes tens of ms.
+    def opens_for_40_connections(self, env):
+        """40 files at -j 8 under strace, every answer closing its
+        connection (40 handshakes): the paths pdl opened."""
         sizes = self.sizes(40)
         lst = self.box.write_list(
             [self.tls.url("/closing/%d" % n) for n in sizes])
         trace = os.path.join(self.box.root, "trace")
         before = self.tls.handshakes
         e = harness.without_leak_check(self.NO_TRUST_VARS)
-        e["CURL_CA_BUNDLE"] = self.cert()
+        e.update(env)
         r = self.pdl("-j", "8", "--retries", "0", "-o", self.box.out, lst,
                      env=e, wrap=["strace", "-f", "-qq", "-e",
                                   "trace=openat", "-o", trace])
@@ -236,10 +275,85 @@ class TLS(harness.E2E):
                          {str(n): pattern(n) for n in sizes})
         self.assertGreaterEqual(self.tls.handshakes - before, 40)
         with open(trace) as f:
-            opens = [line for line in f if self.cert() in line]
+            opens = [line.split('"')[1] for line in f
+                     if "openat(" in line and '"' in line]
         os.unlink(trace)
-        # one for the check at start, one per loop at most
-        self.assertLessEqual(len(opens), 1 + 8, opens)
+        self.assert_clean()
+        return opens
+
+    @unittest.skipUnless(shutil.which("strace"), "needs strace")
+    def test_ca_file_read_once_per_run(self):
+        # Parsing a system's bundle takes tens of ms: pdl reads it at
+        # the first handshake and every connection of every loop looks
+        # up in what it read.
+        opens = self.opens_for_40_connections(
+            {"CURL_CA_BUNDLE": self.cert()})
+        # the check at start, then one read
+        self.assertEqual(opens.count(self.cert()), 2, opens)
+        # no other bundle (libcurl's own) is read besides
+        self.assertEqual([p for p in opens if p.endswith(".crt")], [])
+
+    SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+    @unittest.skipUnless(shutil.which("strace") and
+                         os.path.isfile(SYSTEM_BUNDLE),
+                         "needs strace and Debian's CA bundle")
+    def test_ca_dir_does_not_read_the_bundle_per_connection(self):
+        # SSL_CERT_DIR alone: the directory besides libcurl's own bundle
+        # (Debian's), which libcurl would read again for every connection
+        # of a store with a directory.
+        opens = self.opens_for_40_connections(
+            {"SSL_CERT_DIR": self.cert_dir()})
+        self.assertLessEqual(opens.count(self.SYSTEM_BUNDLE), 1, opens)
+
+    def test_ca_file_without_certificates(self):
+        # readable, so no setup error, but nothing OpenSSL can use: each
+        # https URL fails saying so; http is not held up by it
+        bad = os.path.join(self.box.root, "bad.pem")
+        with open(bad, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot base64\n")
+        self.outside = self.box.snapshot_outside()
+        urls = [self.tls.url("/pattern/%d" % n) for n in (10, 20, 30)]
+        lst = self.box.write_list(urls + [self.server.url("/bytes/40")])
+        e = dict(self.NO_TRUST_VARS)
+        e["CURL_CA_BUNDLE"] = bad
+        r = self.pdl("-j", "2", "--json", "-o", self.box.out, lst, env=e)
+        self.assertEqual(r.rc, 1, r)
+        files = {f["url"]: f for f in r.files()}
+        for u in urls:
+            self.assertFalse(files[u]["ok"], files[u])
+            self.assertEqual(files[u]["error"],
+                             "no CA certificate can be read from " + bad)
+            # not retried: the file will not change its mind
+            self.assertEqual(files[u].get("attempts", 1), 1, files[u])
+        self.assertEqual(set(self.box.out_files()), {"40"})
+        self.assert_clean()
+
+    def test_https_proxy_verified_against_the_same_cas(self):
+        # the proxy's certificate is checked as a server's is: against
+        # the CA file, read once for both
+        proxy = TLSProxy(self.cert(), os.path.join(self.certdir, "key.pem"))
+        self.addCleanup(proxy.stop)
+        sizes = self.sizes(4)
+        lst = self.box.write_list(
+            [self.url("/bytes/%d" % n) for n in sizes])
+        base = dict(self.NO_TRUST_VARS, http_proxy=proxy.base,
+                    NO_PROXY="", no_proxy="")
+        r = self.pdl("-j", "2", "--retries", "0", "--json", "-o",
+                     self.box.out, lst, env=base)
+        self.assertEqual(r.rc, 1, r)
+        for f in r.files():
+            self.assertIn("certificate", f["error"], f)
+        self.assertEqual(proxy.forwarded, 0)
+        self.assertEqual(self.box.out_files(), {})
+
+        r = self.pdl("-j", "2", "--retries", "0", "--json", "-o",
+                     self.box.out, lst,
+                     env=dict(base, CURL_CA_BUNDLE=self.cert()))
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(proxy.forwarded, len(sizes))
+        self.assertEqual(self.box.out_files(),
+                         {str(n): pattern(n) for n in sizes})
         self.assert_clean()
 
     def test_unreadable_trust_is_a_setup_error(self):
