@@ -21,11 +21,20 @@
 #include <openssl/x509_vfy.h>
 #include <pthread.h>
 
+/* One CA of the file: its subject, to be looked up by, and its encoding
+ * with OpenSSL's trust settings (a "TRUSTED CERTIFICATE" may be trusted
+ * for some uses only), to make each store a certificate of its own. */
+struct ca {
+	X509_NAME *subject;
+	unsigned char *der;
+	int len;
+};
+
 struct pdl_trust {
 	char *path;
 	pthread_mutex_t lock;
-	int state;    /* 0: not read yet; 1: read; -1: cannot be used */
-	X509 **certs; /* sorted by subject name; immutable once read */
+	int state;     /* 0: not read yet; 1: read; -1: cannot be used */
+	struct ca *ca; /* sorted by subject; immutable once read */
 	size_t n;
 	X509_LOOKUP_METHOD *method;
 };
@@ -42,19 +51,17 @@ static bool same_openssl(void)
 
 static int by_subject(const void *a, const void *b)
 {
-	X509 *const *x = a, *const *y = b;
-	return X509_NAME_cmp(X509_get_subject_name(*x),
-			     X509_get_subject_name(*y));
+	const struct ca *x = a, *y = b;
+	return X509_NAME_cmp(x->subject, y->subject);
 }
 
-/* The first certificate whose subject is name, or t->n. */
+/* The first CA whose subject is name, or t->n. */
 static size_t first_of(const struct pdl_trust *t, const X509_NAME *name)
 {
 	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (X509_NAME_cmp(X509_get_subject_name(t->certs[mid]), name) <
-		    0)
+		if (X509_NAME_cmp(t->ca[mid].subject, name) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -65,22 +72,22 @@ static size_t first_of(const struct pdl_trust *t, const X509_NAME *name)
 static bool subject_is(const struct pdl_trust *t, size_t i,
 		       const X509_NAME *name)
 {
-	return i < t->n &&
-	       X509_NAME_cmp(X509_get_subject_name(t->certs[i]), name) == 0;
+	return i < t->n && X509_NAME_cmp(t->ca[i].subject, name) == 0;
 }
 
-/* OpenSSL asks when the store has no certificate of this subject yet: a
- * copy of each of t's goes into the store (a name can have several, a
+/* OpenSSL asks when the store has no certificate of this subject yet:
+ * each CA of that name goes into the store (a name can have several, a
  * root and its cross-signed twin), and ret borrows the store's first, as
  * OpenSSL's own lookups hand it over (the caller takes its own
  * reference).
  *
- * Copies, not t's certificates: OpenSSL caches what it works out about a
- * certificate in it (its extensions, under a lock of the certificate's
- * and a flag read without one), and event loops sharing t's certificates
- * would share that. A copy of the few CAs a store needs costs
- * microseconds; t's certificates are only read, and only their subjects
- * compared, whose encoding OpenSSL keeps from the parse. */
+ * Certificates made anew from t's encodings, not shared ones: OpenSSL
+ * caches what it works out about a certificate inside it (its
+ * extensions, under a lock of the certificate's and a flag read without
+ * one), and event loops sharing certificates would share that. Making
+ * the few CAs a store needs costs microseconds; of t, only bytes are
+ * read, and subjects compared, whose canonical form OpenSSL made when it
+ * parsed them. */
 static int lookup_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
 			  const X509_NAME *name, X509_OBJECT *ret)
 {
@@ -92,9 +99,10 @@ static int lookup_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
 	if (!subject_is(t, first, name))
 		return 0;
 	for (size_t i = first; subject_is(t, i, name); i++) {
-		X509 *copy = X509_dup(t->certs[i]);
-		int added = copy && X509_STORE_add_cert(store, copy);
-		X509_free(copy); /* the store holds its own reference */
+		const unsigned char *p = t->ca[i].der;
+		X509 *x = d2i_X509_AUX(NULL, &p, t->ca[i].len);
+		int added = x && X509_STORE_add_cert(store, x);
+		X509_free(x); /* the store holds its own reference */
 		if (!added)
 			return 0;
 	}
@@ -110,18 +118,21 @@ static int lookup_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
 	return ok;
 }
 
-static void drop_certs(struct pdl_trust *t)
+static void drop_cas(struct pdl_trust *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		X509_free(t->certs[i]);
-	free(t->certs);
-	t->certs = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		X509_NAME_free(t->ca[i].subject);
+		OPENSSL_free(t->ca[i].der);
+	}
+	free(t->ca);
+	t->ca = NULL;
 	t->n = 0;
 }
 
 /* The certificates of the file, as libcurl would read it into a store
- * (X509_STORE_load_file: PEM certificates, trusted ones included; CRLs,
- * which libcurl only checks with a CRL file of its own, are left out). */
+ * (X509_STORE_load_file: PEM certificates, trusted ones with their trust
+ * settings; CRLs, which libcurl only checks with a CRL file of its own,
+ * are left out). */
 static int read_file(struct pdl_trust *t)
 {
 	X509_STORE *all = X509_STORE_new();
@@ -132,16 +143,24 @@ static int read_file(struct pdl_trust *t)
 		goto out;
 	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(all);
 	int n = sk_X509_OBJECT_num(objs);
-	t->certs = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->certs));
-	if (!t->certs)
+	t->ca = calloc((size_t)(n > 0 ? n : 1), sizeof(*t->ca));
+	if (!t->ca)
 		goto out;
 	for (int i = 0; i < n; i++) {
 		X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
-		if (x && X509_up_ref(x))
-			t->certs[t->n++] = x;
+		if (!x)
+			continue; /* a CRL */
+		struct ca *c = &t->ca[t->n];
+		c->subject = X509_NAME_dup(X509_get_subject_name(x));
+		c->len = i2d_X509_AUX(x, &c->der);
+		if (!c->subject || c->len <= 0) {
+			X509_NAME_free(c->subject);
+			goto out;
+		}
+		t->n++;
 	}
 	if (t->n) {
-		qsort(t->certs, t->n, sizeof(*t->certs), by_subject);
+		qsort(t->ca, t->n, sizeof(*t->ca), by_subject);
 		rc = 0;
 	}
 out:
@@ -150,7 +169,7 @@ out:
 	 * this thread (libcurl reads the queue after a failed handshake) */
 	ERR_clear_error();
 	if (rc)
-		drop_certs(t);
+		drop_cas(t);
 	return rc;
 }
 
@@ -229,7 +248,7 @@ void pdl_trust_free(struct pdl_trust *t)
 {
 	if (!t)
 		return;
-	drop_certs(t);
+	drop_cas(t);
 	X509_LOOKUP_meth_free(t->method);
 	pthread_mutex_destroy(&t->lock);
 	free(t->path);

@@ -101,10 +101,24 @@ static char *write_file(const char *name, X509 **certs, size_t n,
 	return path;
 }
 
+/* As write_file, as "TRUSTED CERTIFICATE"s: with OpenSSL's trust
+ * settings. */
+static char *write_trusted(const char *name, X509 **certs, size_t n)
+{
+	static char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	for (size_t i = 0; i < n; i++)
+		CHECK(PEM_write_X509_AUX(f, certs[i]) == 1);
+	fclose(f);
+	return path;
+}
+
 /* Verifies leaf against a new store that looks up in t: 0, or OpenSSL's
  * verification error. *objs: what the store holds afterwards. */
-static int verify(struct pdl_trust *t, X509 *leaf, unsigned long flags,
-		  int *objs)
+static int verify_for(struct pdl_trust *t, X509 *leaf, unsigned long flags,
+		      const char *use, int *objs)
 {
 	X509_STORE *st = X509_STORE_new();
 	X509_STORE_CTX *c = X509_STORE_CTX_new();
@@ -116,7 +130,8 @@ static int verify(struct pdl_trust *t, X509 *leaf, unsigned long flags,
 	if (flags)
 		X509_STORE_set_flags(st, flags);
 	int err = -1;
-	if (X509_STORE_CTX_init(c, st, leaf, NULL) == 1)
+	if (X509_STORE_CTX_init(c, st, leaf, NULL) == 1 &&
+	    (!use || X509_STORE_CTX_set_default(c, use) == 1))
 		err =
 		    X509_verify_cert(c) == 1 ? 0 : X509_STORE_CTX_get_error(c);
 	if (objs)
@@ -124,6 +139,12 @@ static int verify(struct pdl_trust *t, X509 *leaf, unsigned long flags,
 	X509_STORE_CTX_free(c);
 	X509_STORE_free(st);
 	return err;
+}
+
+static int verify(struct pdl_trust *t, X509 *leaf, unsigned long flags,
+		  int *objs)
+{
+	return verify_for(t, leaf, flags, NULL, objs);
 }
 
 static struct ca twin_a, twin_b, other, stranger, mid;
@@ -208,6 +229,33 @@ static void unusable_files(void)
 	pdl_trust_free(t);
 }
 
+/* A CA trusted for some uses only stays so: the settings of a "TRUSTED
+ * CERTIFICATE" go into each store with it. */
+static void trust_settings(void)
+{
+	struct ca picky = make_ca("pdl picky", NULL, 20);
+	struct ca server = make_ca("pdl server CA", NULL, 21);
+	CHECK(X509_add1_reject_object(picky.cert,
+				      OBJ_nid2obj(NID_server_auth)) == 1);
+	CHECK(X509_add1_trust_object(server.cert,
+				     OBJ_nid2obj(NID_server_auth)) == 1);
+	X509 *leaf_picky = make_leaf("picky.test", &picky, 22);
+	X509 *leaf_server = make_leaf("server.test", &server, 23);
+	X509 *both[] = {picky.cert, server.cert};
+	struct pdl_trust *t =
+	    pdl_trust_new(write_trusted("trusted.pem", both, 2));
+	CHECK_INT(pdl_trust_load(t), 2);
+	CHECK_INT(verify_for(t, leaf_picky, 0, "ssl_server", NULL),
+		  X509_V_ERR_CERT_REJECTED);
+	CHECK_INT(verify_for(t, leaf_picky, 0, "ssl_client", NULL), 0);
+	CHECK_INT(verify_for(t, leaf_server, 0, "ssl_server", NULL), 0);
+	pdl_trust_free(t);
+	X509_free(leaf_picky);
+	X509_free(leaf_server);
+	free_ca(&picky);
+	free_ca(&server);
+}
+
 /* A libcurl handle takes the callback (whether libcurl then leaves the
  * file alone is for the end-to-end tests to see: test_tls). */
 static void on_a_handle(void)
@@ -290,6 +338,7 @@ int main(void)
 
 	lookups();
 	unusable_files();
+	trust_settings();
 	on_a_handle();
 	threads();
 
@@ -300,8 +349,8 @@ int main(void)
 	for (size_t i = 0; i < 5; i++)
 		free_ca(cas[i]);
 	const char *names[] = {"good.pem", "empty.pem", "garbage.pem",
-			       "text.pem"};
-	for (size_t i = 0; i < 4; i++) {
+			       "text.pem", "trusted.pem"};
+	for (size_t i = 0; i < 5; i++) {
 		char path[128];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
