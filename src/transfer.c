@@ -842,9 +842,12 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 		return V_RETRY;
 	}
 	if ((rc == CURLE_BAD_DOWNLOAD_RESUME ||
-	     rc == CURLE_FTP_COULDNT_USE_REST) &&
+	     rc == CURLE_FTP_COULDNT_USE_REST ||
+	     (rc == CURLE_FTP_COULDNT_RETR_FILE && code == 554)) &&
 	    x->range_from > 0) {
-		/* FTP: the kept part is longer than the file, or the server
+		/* FTP: the kept part is longer than the file (libcurl knows
+		 * from SIZE; a server without SIZE refuses the RETR after
+		 * REST with 554, "invalid REST parameter"), or the server
 		 * takes no REST. */
 		snprintf(err, n, "%.200s; starting over",
 			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));

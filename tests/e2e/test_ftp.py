@@ -1,6 +1,7 @@
 """End-to-end: FTP. Plain downloads with --proto ftp, refusal without it, a
 missing file, -c on a kept partial file (resumed with REST), kept parts
-that cannot be continued, and a data connection cut mid-way.
+that cannot be continued, and a data connection cut mid-way; the same
+against a server that answers no SIZE.
 
 The server is pyftpdlib (Debian's python3-pyftpdlib, which scripts/test.sh
 installs): anonymous and read-only over a temporary directory, on 127.0.0.1
@@ -44,7 +45,7 @@ class Ftp:
     then closes the data connection (426 on the control connection), as a
     connection cut mid-way would; when `changes` has bytes for that file,
     they replace it right after the cut. With `no_rest` set it refuses
-    REST (502)."""
+    REST (502), with `no_size` SIZE (502)."""
 
     def __init__(self, root):
         outer = self
@@ -53,6 +54,7 @@ class Ftp:
         self.cuts = {}
         self.changes = {}
         self.no_rest = False
+        self.no_size = False
         self.root = root
         auth = DummyAuthorizer()
         auth.add_anonymous(root)  # perm "elr": read-only
@@ -89,6 +91,12 @@ class Ftp:
                     outer.commands.append((cmd, arg))
                 return super().pre_process_command(line, cmd, arg)
 
+            def ftp_SIZE(self, path):
+                if outer.no_size:
+                    self.respond("502 SIZE not implemented here.")
+                    return None
+                return super().ftp_SIZE(path)
+
             def ftp_REST(self, line):
                 if outer.no_rest:
                     self.respond("502 REST not implemented here.")
@@ -124,6 +132,7 @@ class Ftp:
             self.cuts = {}
             self.changes = {}
             self.no_rest = False
+            self.no_size = False
 
     def stop(self):
         self.stopping.set()
@@ -352,6 +361,48 @@ class FtpTest(adversary.Adversarial):
         res, r = self.one("big.bin", "-c", rc=0)
         self.assertEqual(self.ftp.sent("REST"), [str(len(kept))])
         self.assert_files({"target": data})
+
+    # ---- a server without SIZE -------------------------------------------
+    # libcurl then knows no length: a body ends where its data connection
+    # does, and the 226 or 426 after it says whether that was the end.
+
+    def test_without_size_several_files(self):
+        self.ftp.no_size = True
+        self.several("-j", "4")
+        self.assertEqual(len(self.ftp.sent("SIZE")), len(self.files))
+
+    def test_without_size_cut_resumes(self):
+        self.ftp.no_size = True
+        self.cut_resumes("big.bin", 1000000)
+
+    def test_without_size_continue_resumes(self):
+        self.ftp.no_size = True
+        self.continues("b.bin", 50000)
+
+    def test_without_size_continue_partial_longer_than_file(self):
+        # nothing tells the kept part is too long before RETR, which
+        # the server refuses after a REST past the end (554): started
+        # over from byte 0 at once, as with SIZE
+        self.ftp.no_size = True
+        self.kept_partial(b"x" * (SMALL + 1000))
+        res, r = self.one("a.bin", "-c", "--retries", "0", rc=0)
+        self.assertEqual(r["attempts"], 2, r)
+        self.assertEqual(r["bytes"], SMALL, r)
+        self.assertEqual(self.ftp.sent("REST"), [str(SMALL + 1000)])
+        self.assertEqual(self.ftp.sent("RETR"), ["a.bin"] * 2)
+        self.assert_files({"target": self.files["a.bin"]})
+
+    def test_without_size_continue_partial_as_long_as_file(self):
+        # REST at the end, then an empty body: the kept bytes are not
+        # taken for the file, which is fetched again from byte 0
+        self.ftp.no_size = True
+        self.kept_partial(b"y" * SMALL)
+        res, r = self.one("a.bin", "-c", "--retries", "0", rc=0)
+        self.assertEqual(r["attempts"], 2, r)
+        self.assertEqual(r["bytes"], SMALL, r)
+        self.assertEqual(self.ftp.sent("REST"), [str(SMALL)])
+        self.assertEqual(self.ftp.sent("RETR"), ["a.bin"] * 2)
+        self.assert_files({"target": self.files["a.bin"]})
 
 
 if __name__ == "__main__":
