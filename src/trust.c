@@ -217,11 +217,13 @@ CURLcode pdl_trust_use(struct pdl_trust *t, CURL *h)
 		rc = curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, t);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, NULL);
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK) {
 		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, NULL);
-	return rc;
+		return rc;
+	}
+	/* refused only by a libcurl without HTTPS proxies */
+	(void)curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, NULL);
+	return CURLE_OK;
 }
 
 struct pdl_trust *pdl_trust_new(const char *path)

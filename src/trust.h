@@ -26,8 +26,8 @@ void pdl_trust_free(struct pdl_trust *t);
 
 /* Has every TLS connection of h (an HTTPS proxy's too) trust the CAs of
  * t instead of a CA file of libcurl's: clears CURLOPT_CAINFO and
- * CURLOPT_PROXY_CAINFO. CURLE_OK, or libcurl's refusal, with h as it
- * was. */
+ * CURLOPT_PROXY_CAINFO. CURLE_OK, or libcurl's refusal (a TLS library
+ * other than OpenSSL), with h's CA files as they were. */
 CURLcode pdl_trust_use(struct pdl_trust *t, CURL *h);
 
 /* The CA file's path. */
