@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,11 +38,6 @@
  * RATE_BUFFER bytes, a 64th of a second at 1 MiB/s. */
 #define RATE_BUFFER_BELOW (8 * 1024 * 1024)
 #define RATE_BUFFER	  (16 * 1024)
-/* Under such a rate, a connection's receive buffer holds about 1 /
- * RATE_RCVBUF_DIV of a second of it (at least RATE_RCVBUF_MIN bytes; the
- * kernel doubles what is asked for, for its bookkeeping). */
-#define RATE_RCVBUF_DIV 8
-#define RATE_RCVBUF_MIN (32 * 1024)
 /* Names taken behind our back, one after the other, before giving up. */
 #define RENUMBER_TRIES 100
 
@@ -198,25 +192,6 @@ int pdl_env_trust(struct pdl_env *env, char *err, size_t errlen)
 	return 0;
 }
 
-/* CURLOPT_SOCKOPTFUNCTION under a --limit-rate below RATE_BUFFER_BELOW:
- * a receive buffer of a fixed size. Left to itself, the kernel grows it
- * while pdl holds back, most of all when pdl is slow to get a CPU (to
- * 700 KB at 1 MiB/s on a loaded machine here), and the server sends that
- * far ahead of the limit; a fixed size keeps what the network carries
- * within a fraction of a second of the rate. Set before connecting, so
- * that the window offered matches. */
-static int on_sockopt_paced(void *clientp, curl_socket_t fd,
-			    curlsocktype purpose)
-{
-	const struct pdl_options *o = clientp;
-	int64_t size = o->limit_rate / RATE_RCVBUF_DIV;
-	int v = (int)(size < RATE_RCVBUF_MIN ? RATE_RCVBUF_MIN : size);
-	(void)purpose;
-	/* refused: the kernel sizes the buffer, as without a limit */
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	return CURL_SOCKOPT_OK;
-}
-
 static CURL *handle_create(const struct pdl_env *env, bool alone)
 {
 	const struct pdl_options *o = env->opt;
@@ -266,10 +241,6 @@ static CURL *handle_create(const struct pdl_env *env, bool alone)
 	 * then grows the socket buffer (it sizes it by what is read at once)
 	 * and the server runs hundreds of KiB ahead of the limit. */
 	bool slow = o->limit_rate && o->limit_rate < RATE_BUFFER_BELOW;
-	if (slow) {
-		SET(CURLOPT_SOCKOPTFUNCTION, on_sockopt_paced);
-		SET(CURLOPT_SOCKOPTDATA, (void *)o);
-	}
 	SET(CURLOPT_BUFFERSIZE, slow	? (long)RATE_BUFFER
 				: alone ? (long)RECV_BUFFER
 					: (long)RECV_BUFFER_SHARED);
