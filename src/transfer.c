@@ -883,9 +883,9 @@ static enum verdict judge(struct pdl_xfer *x, CURLcode rc, char *err, size_t n)
 		return V_FAIL;
 	}
 	if (rc == CURLE_SSL_CACERT_BADFILE && x->env->trust &&
-	    strstr(x->errbuf, "ssl ctx callback")) {
+	    pdl_trust_load(x->env->trust) < 0) {
 		/* pdl_trust could not read its file (libcurl says only that
-		 * the callback failed) */
+		 * the callback failed); the read is not tried again here */
 		snprintf(err, n, "no CA certificate can be read from %.200s",
 			 pdl_trust_path(x->env->trust));
 		return V_FAIL;
