@@ -150,14 +150,12 @@ static int read_file(struct pdl_trust *t)
 		X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
 		if (!x)
 			continue; /* a CRL */
-		struct ca *c = &t->ca[t->n];
+		/* counted at once: drop_cas frees what a failure leaves */
+		struct ca *c = &t->ca[t->n++];
 		c->subject = X509_NAME_dup(X509_get_subject_name(x));
 		c->len = i2d_X509_AUX(x, &c->der);
-		if (!c->subject || c->len <= 0) {
-			X509_NAME_free(c->subject);
+		if (!c->subject || c->len <= 0)
 			goto out;
-		}
-		t->n++;
 	}
 	if (t->n) {
 		qsort(t->ca, t->n, sizeof(*t->ca), by_subject);
