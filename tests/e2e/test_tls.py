@@ -325,13 +325,13 @@ class TLS(harness.E2E):
             self.assertEqual(files[u]["error"],
                              "no CA certificate can be read from " + bad)
             # not retried: the file will not change its mind
-            self.assertEqual(files[u].get("attempts", 1), 1, files[u])
+            self.assertEqual(files[u]["attempts"], 1, files[u])
         self.assertEqual(set(self.box.out_files()), {"40"})
         self.assert_clean()
 
     def test_https_proxy_verified_against_the_same_cas(self):
         # the proxy's certificate is checked as a server's is: against
-        # the CA file, read once for both
+        # the CA file pdl reads for the run
         proxy = TLSProxy(self.cert(), os.path.join(self.certdir, "key.pem"))
         self.addCleanup(proxy.stop)
         sizes = self.sizes(4)
