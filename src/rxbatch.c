@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -201,19 +202,51 @@ void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h)
 	curl_off_t length = -1;
 
 	b->on = false;
+	b->looked = false;
 	b->fd = -1;
 	b->got = 0;
+	b->read = 0;
+	b->length = -1;
 	if (!b->socks)
 		return;
 	curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+	b->length = length;
 	if (length <= RXB_AFTER)
 		return;
 	curl_easy_getinfo(h, CURLINFO_SCHEME, &scheme);
 	curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
-	b->length = length;
 	b->on = scheme && !strcasecmp(scheme, "http") &&
 		(version == CURL_HTTP_VERSION_1_0 ||
 		 version == CURL_HTTP_VERSION_1_1);
+}
+
+/* The socket of the body's connection, looked up once per body: -1 when
+ * not found (an FTP body comes on another connection than the one libcurl
+ * names). */
+static int body_fd(struct pdl_rxbatch *b, CURL *h)
+{
+	if (!b->looked) {
+		char *ip = NULL;
+		long peer_port = 0, local_port = 0;
+		curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip);
+		curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &peer_port);
+		curl_easy_getinfo(h, CURLINFO_LOCAL_PORT, &local_port);
+		b->fd = pdl_socks_find(b->socks, ip, peer_port, local_port);
+		b->looked = true;
+	}
+	return b->fd;
+}
+
+void pdl_rxbatch_read(struct pdl_rxbatch *b, CURL *h, size_t len)
+{
+	int one = 1;
+
+	b->read += (int64_t)len;
+	if (!b->socks || (b->length >= 0 && b->read >= b->length) ||
+	    body_fd(b, h) < 0)
+		return;
+	/* Not kept by the kernel: it is set again after every read. */
+	setsockopt(b->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
 int pdl_rxbatch_got(struct pdl_rxbatch *b, CURL *h, size_t len, double now)
@@ -226,17 +259,9 @@ int pdl_rxbatch_got(struct pdl_rxbatch *b, CURL *h, size_t len, double now)
 	int mark = pdl_rxbatch_mark(b->got, b->length - b->got, now - b->t0);
 	if (mark == b->mark)
 		return mark;
-	if (b->fd < 0) {
-		char *ip = NULL;
-		long peer_port = 0, local_port = 0;
-		curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip);
-		curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &peer_port);
-		curl_easy_getinfo(h, CURLINFO_LOCAL_PORT, &local_port);
-		b->fd = pdl_socks_find(b->socks, ip, peer_port, local_port);
-		if (b->fd < 0) {
-			b->on = false;
-			return b->mark;
-		}
+	if (body_fd(b, h) < 0) {
+		b->on = false;
+		return b->mark;
 	}
 	set_mark(b, mark);
 	return b->mark;

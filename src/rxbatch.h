@@ -1,4 +1,5 @@
-/* Batched reads of long, fast bodies. A loop with several transfers is
+/* Batched reads of long, fast bodies, and ACKs at once while a body is
+ * still coming (pdl_rxbatch_read). A loop with several transfers is
  * woken whenever one of its sockets has bytes, and on a fast path that is
  * every few packets: each wake-up a short read, a write, a window update.
  * Once a body has come fast for a while, its socket's SO_RCVLOWAT asks the
@@ -61,15 +62,23 @@ int pdl_rxbatch_mark(int64_t got, int64_t left, double secs);
 struct pdl_rxbatch {
 	struct pdl_socks *socks; /* the loop's; NULL: never batched */
 	bool on;		 /* this body may be batched */
-	int fd;			 /* its socket, once looked up; -1: not yet */
+	bool looked;		 /* fd was looked up for this body */
+	int fd;			 /* its socket, once looked up; -1: not found */
 	int mark;		 /* as set on fd */
-	int64_t length;		 /* of the body */
-	int64_t got;
-	double t0; /* when its first bytes came */
+	int64_t length;		 /* of the body; -1: not told */
+	int64_t got;		 /* bytes of it batched so far */
+	int64_t read;		 /* bytes of it read so far */
+	double t0;		 /* when its first bytes came */
 };
 
 /* A body begins on h's connection: whether it may be batched. */
 void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h);
+/* len more bytes of it were read. While more of it is to come, its socket
+ * acknowledges them at once (TCP_QUICKACK) instead of after the delayed-ACK
+ * timer: a server that holds the short tail of an answer until what it sent
+ * is acknowledged (Nagle's rule, which nginx keeps under tcp_nopush) would
+ * otherwise wait for that timer, 40 ms on Linux, on some answers. */
+void pdl_rxbatch_read(struct pdl_rxbatch *b, CURL *h, size_t len);
 /* len more bytes of it came at now; returns the mark in force. */
 int pdl_rxbatch_got(struct pdl_rxbatch *b, CURL *h, size_t len, double now);
 /* No byte since last_rx: past RXB_GUARD_S the body is read as it comes

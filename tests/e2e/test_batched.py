@@ -1,6 +1,7 @@
-"""End-to-end: batched reads of long, fast bodies (src/rxbatch.h). pdl runs
-on one CPU, so that one loop serves several transfers, and under strace,
-which shows the SO_RCVLOWAT marks it sets on its sockets."""
+"""End-to-end: batched reads of long, fast bodies, and bodies still coming
+acknowledged at once (src/rxbatch.h). pdl runs on one CPU, so that one loop
+serves several transfers, and under strace, which shows the SO_RCVLOWAT
+marks and the TCP_QUICKACK it sets on its sockets."""
 
 import os
 import re
@@ -19,6 +20,7 @@ RXB_AFTER = 1024 * 1024
 MIB = 1024 * 1024
 
 MARK = re.compile(r"setsockopt\((\d+), SOL_SOCKET, SO_RCVLOWAT, \[(\d+)\]")
+QUICKACK = re.compile(r"setsockopt\((\d+), SOL_TCP, TCP_QUICKACK, \[1\]")
 
 
 @unittest.skipUnless(shutil.which("strace") and shutil.which("taskset"),
@@ -27,7 +29,9 @@ class BatchedReads(harness.E2E):
 
     def run_traced(self, urls, *args):
         """pdl -j 2 on one CPU (one loop, two transfers) over urls; the
-        result and the marks set, as (fd, value) in order."""
+        result and the marks set, as (fd, value) in order. The sockets
+        told to acknowledge at once, one entry a time, are in
+        self.quickacks."""
         trace = os.path.join(self.box.root, "trace")
         cpu = min(os.sched_getaffinity(0))
         lst = self.box.write_list(urls)
@@ -40,8 +44,10 @@ class BatchedReads(harness.E2E):
                   "--seccomp-bpf", "-e", "trace=setsockopt", "-o", trace])
         secs = time.monotonic() - t
         with open(trace) as f:
-            marks = [(int(m.group(1)), int(m.group(2)))
-                     for m in MARK.finditer(f.read())]
+            text = f.read()
+        marks = [(int(m.group(1)), int(m.group(2)))
+                 for m in MARK.finditer(text)]
+        self.quickacks = [int(m.group(1)) for m in QUICKACK.finditer(text)]
         os.unlink(trace)
         self.assertEqual(r.rc, 0, r)
         return r, marks, secs
@@ -107,6 +113,34 @@ class BatchedReads(harness.E2E):
         r, marks, _ = self.run_traced(urls, "--limit-rate", "40M")
         self.check_files(r, {"a": 2 * MIB, "b": 2 * MIB})
         self.assertEqual(marks, [])
+        # nor hurried by ACKs: the kernel's own pace is the limit's
+        self.assertEqual(self.quickacks, [])
+
+    def test_bodies_still_coming_are_acknowledged_at_once(self):
+        # A body that takes several reads asks for an ACK after each read
+        # but its last: a server holding its short tail for Nagle would
+        # otherwise wait for the delayed ACK.
+        sizes = {"long%d" % i: 2 * MIB for i in range(2)}
+        urls = ["%s %s" % (self.url("/bytes/%d?k=%s" % (n, name)), name)
+                for name, n in sizes.items()]
+        r, _, _ = self.run_traced(urls)
+        self.check_files(r, sizes)
+        socks = set(self.quickacks)
+        self.assertTrue(1 <= len(socks) <= 2, self.quickacks)
+        # 2 MiB in reads of at most 256 KiB (RECV_BUFFER_SHARED): at
+        # least 7 reads each before its last
+        self.assertGreaterEqual(len(self.quickacks), 14, self.quickacks)
+        self.assert_clean()
+
+    def test_bodies_read_at_once_ask_for_no_ack(self):
+        shorts = {"short%d" % i: 1000 + i for i in range(8)}
+        urls = ["%s %s" % (self.url("/bytes/%d" % n), name)
+                for name, n in shorts.items()]
+        r, _, _ = self.run_traced(urls)
+        self.check_files(r, shorts)
+        # one read each: no system call on the small-file path
+        self.assertEqual(self.quickacks, [])
+        self.assert_clean()
 
 
 if __name__ == "__main__":
