@@ -35,9 +35,10 @@
  * addresses, not its socket). Used by one thread at a time. */
 struct pdl_socks;
 
-/* Whether bodies may be batched in this run: not when libcurl may go
- * through a proxy (from the environment: an HTTPS proxy puts TLS on the
- * socket), nor under --limit-rate, which reads in small steps anyway. */
+/* Whether bodies may be batched, and acknowledged at once, in this run:
+ * not when libcurl may go through a proxy (from the environment: an HTTPS
+ * proxy puts TLS on the socket), nor under --limit-rate, which reads in
+ * small steps anyway and has no reason to hurry the server. */
 bool pdl_rxbatch_allowed(bool rate_limited);
 
 struct pdl_socks *pdl_socks_new(void);
@@ -60,7 +61,8 @@ int pdl_rxbatch_mark(int64_t got, int64_t left, double secs);
 
 /* A transfer's batching of the body being received. */
 struct pdl_rxbatch {
-	struct pdl_socks *socks; /* the loop's; NULL: never batched */
+	struct pdl_socks *socks; /* the loop's; NULL: never batched nor
+				  * acknowledged at once */
 	bool on;		 /* this body may be batched */
 	bool looked;		 /* fd was looked up for this body */
 	int fd;			 /* its socket, once looked up; -1: not found */
