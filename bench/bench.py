@@ -26,6 +26,7 @@ import urllib.request
 
 MiB = 1024 * 1024
 RUSAGE = None  # the launcher, --rusage
+BARE = None  # the bare client (bench/bare.c), --bare
 WORK = None
 
 # name, files, size per file (served by nginx)
@@ -166,6 +167,9 @@ def ideal_makespan(w, j):
 # The same pdl code linked with Debian's shared libcurl (bench/run.sh builds
 # both; "pdl" is the build with the lean libcurl of scripts/libcurl.sh).
 PDL_SYSTEM = "pdl, Debian's libcurl"
+# The latency-bound workloads' second limit row: bench/bare.c, measured and
+# checked as a contender is, never one of the peers.
+BARE_LABEL = "limit: bare client"
 
 
 def contenders(pdl, w, j, dl, pdl_system=None):
@@ -200,6 +204,9 @@ def contenders(pdl, w, j, dl, pdl_system=None):
                         "curl", "-s", "--remote-name-all", "--output-dir",
                         dl], w.list_path),
     ]
+    if BARE and w.kind == "latency":
+        out.append((BARE_LABEL, [BARE, "-j", n, "-o", dl, w.list_path],
+                    None))
     return out
 
 
@@ -720,6 +727,18 @@ def render(a, loads, results, lim, mem, j1024, meta):
                      "contenders (the median of the rounds' rates); the "
                      "wall figure is the file count at that rate."
                      % WRK_SECS)
+        elif any(r["label"] == BARE_LABEL
+                 for rows in results[name].values() for r in rows):
+            L.append("")
+            L.append("The limit rows: the ideal makespan is the server's "
+                     "waits alone, laid longest first on -j lanes. The "
+                     "bare client (`bench/bare.c`) is the least a "
+                     "downloader can do: one thread, plain HTTP/1.1 "
+                     "connections kept alive, each body written to its "
+                     "file, no TLS library in the process; it is measured "
+                     "and checked as the contenders are. What it spends "
+                     "over the ideal is this machine's cost of starting a "
+                     "process, connecting and the server's lateness.")
         L.append("")
 
     L.append("## Memory: pdl -j 8, URL list on stdin")
@@ -769,6 +788,8 @@ def render(a, loads, results, lim, mem, j1024, meta):
                        .replace(loads[name].curl_cfg, "CFG"))
                 for binary in filter(None, (a.pdl_system, a.pdl)):
                     cmd = cmd.replace(binary, "pdl")
+                if BARE:
+                    cmd = cmd.replace(BARE, "bare")
                 extra = ""
                 if r["label"] == "xargs curl":
                     extra = (" < LIST (-n = min(50, ceil(URLs / N)), so "
@@ -987,6 +1008,9 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--rusage", required=True,
                     help="the launcher built from bench/rusage.c")
+    ap.add_argument("--bare", default=None,
+                    help="the client built from bench/bare.c: a limit row "
+                    "for the latency-bound workloads")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--runs", type=int, default=0)
@@ -995,8 +1019,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=180)
     a = ap.parse_args()
     a.runs = a.runs or (3 if a.quick else 5)
-    global RUSAGE, WORK
-    RUSAGE, WORK = a.rusage, a.work
+    global RUSAGE, WORK, BARE
+    RUSAGE, WORK, BARE = a.rusage, a.work, a.bare
     a.warmup = 1
     a.big_reason = ""
     os.environ["LC_ALL"] = "C"

@@ -242,11 +242,14 @@ fixture_port=$(cat "$tmp/fixture.port")
 # the launcher that measures each run (see bench/rusage.c)
 cc -O2 -static -o "$tmp/rusage" "$here/rusage.c" 2>/dev/null ||
 	cc -O2 -o "$tmp/rusage" "$here/rusage.c"
+# the limit row of the latency-bound workloads (see bench/bare.c)
+cc -O2 -o "$tmp/bare" "$here/bare.c"
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 "$py" "$here/bench.py" \
 	--pdl "$pdl" --pdl-system "$pdl_system" --nginx "$nginx_bin" --rusage "$tmp/rusage" \
+	--bare "$tmp/bare" \
 	--nginx-port "$nginx_port" --fixture-port "$fixture_port" \
 	--tls-port "$tls_port" --ca "$ngx/trust.pem" \
 	--www "$www" --dl "$dl" --work "$tmp" \
