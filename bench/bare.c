@@ -28,7 +28,7 @@ struct url {
 	struct sockaddr_in addr;
 	char host[64];
 	char path[1024];
-	const char *name;
+	size_t name; /* the last segment's offset in path */
 };
 
 struct slot {
@@ -66,8 +66,8 @@ static int parse(const char *line, struct url *u)
 		return -1;
 	memcpy(u->path, line + n, len);
 	u->path[len] = '\0';
-	u->name = strrchr(u->path, '/') + 1;
-	return *u->name ? 0 : -1;
+	u->name = (size_t)(strrchr(u->path, '/') + 1 - u->path);
+	return u->path[u->name] ? 0 : -1;
 }
 
 static void start(struct slot *s, struct url *u)
@@ -114,10 +114,11 @@ static void head_done(struct slot *s, int dir, size_t end)
 		die("not a 200 with a Content-Length");
 	}
 	s->left = strtoll(cl + 17, NULL, 10);
-	s->out = openat(dir, s->u->name,
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	const char *name = s->u->path + s->u->name;
+	s->out =
+	    openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (s->out < 0)
-		die(s->u->name);
+		die(name);
 	body(s, s->head + end, s->head_len - end);
 }
 
@@ -229,5 +230,6 @@ int main(int argc, char **argv)
 				start(s, &urls[next++]);
 		}
 	}
+	free(urls);
 	return 0;
 }
