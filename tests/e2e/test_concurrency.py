@@ -264,7 +264,10 @@ class Concurrency(harness.E2E):
         their files from the first byte; every file arrives whole."""
         n = 200 if harness.VALGRIND else 300
         size = 16000
-        pause = 3 * adversary.slow_factor()
+        # All n must have their first half before the first of them gets
+        # its second: 300 connections take a second or more to set up on
+        # a loaded machine (more than 2.4 s seen at a load average of 9)
+        pause = max(5, 3 * adversary.slow_factor())
         urls = [self.url("/bytes/%d?chunk=%d&interval_ms=%d&k=%d"
                          % (size, size // 2, pause * 1000, i))
                 for i in range(n)]
