@@ -42,8 +42,19 @@ struct slot {
 
 static void die(const char *what)
 {
-	fprintf(stderr, "bare: %s: %s\n", what, errno ? strerror(errno) : "");
+	if (errno)
+		fprintf(stderr, "bare: %s: %s\n", what, strerror(errno));
+	else
+		fprintf(stderr, "bare: %s\n", what);
 	exit(1);
+}
+
+/* A read that gave nothing: an error, or the server closed too early. */
+static void read_failed(ssize_t r)
+{
+	if (r == 0)
+		errno = 0;
+	die(r ? "read" : "connection closed");
 }
 
 static int parse(const char *line, struct url *u)
@@ -97,8 +108,10 @@ static void start(struct slot *s, struct url *u)
 
 static void body(struct slot *s, const char *p, size_t n)
 {
-	if ((long long)n > s->left)
+	if ((long long)n > s->left) {
+		errno = 0;
 		die("more than Content-Length");
+	}
 	if (n && write(s->out, p, n) != (ssize_t)n)
 		die("write to file");
 	s->left -= (long long)n;
@@ -131,7 +144,7 @@ static int receive(struct slot *s, int dir)
 		ssize_t r =
 		    read(s->fd, s->head + s->head_len, HEAD_MAX - s->head_len);
 		if (r <= 0)
-			die("read");
+			read_failed(r);
 		s->head_len += (size_t)r;
 		s->head[s->head_len] = '\0';
 		char *e = strstr(s->head, "\r\n\r\n");
@@ -144,9 +157,9 @@ static int receive(struct slot *s, int dir)
 	} else {
 		size_t want = s->left < (long long)sizeof(buf) ? (size_t)s->left
 							       : sizeof(buf);
-		ssize_t r = read(s->fd, buf, want ? want : 1);
+		ssize_t r = read(s->fd, buf, want);
 		if (r <= 0)
-			die("read");
+			read_failed(r);
 		body(s, buf, (size_t)r);
 	}
 	if (s->left > 0)
