@@ -206,6 +206,7 @@ void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h)
 	b->fd = -1;
 	b->got = 0;
 	b->read = 0;
+	b->next = NULL;
 	b->length = -1;
 	if (!b->socks)
 		return;
@@ -237,13 +238,19 @@ static int body_fd(struct pdl_rxbatch *b, CURL *h)
 	return b->fd;
 }
 
-void pdl_rxbatch_read(struct pdl_rxbatch *b, CURL *h, size_t len)
+void pdl_rxbatch_read(struct pdl_rxbatch *b, CURL *h, const char *data,
+		      size_t len)
 {
 	int one = 1;
+	/* libcurl hands one read over in pieces of at most
+	 * CURL_MAX_WRITE_SIZE, each starting where the last one ended: one
+	 * call per read is enough. */
+	bool same_read = data == b->next;
 
 	b->read += (int64_t)len;
-	if (!b->socks || (b->length >= 0 && b->read >= b->length) ||
-	    body_fd(b, h) < 0)
+	b->next = data + len;
+	if (same_read || !b->socks ||
+	    (b->length >= 0 && b->read >= b->length) || body_fd(b, h) < 0)
 		return;
 	/* Not kept by the kernel: it is set again after every read. */
 	setsockopt(b->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));

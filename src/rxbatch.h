@@ -70,17 +70,20 @@ struct pdl_rxbatch {
 	int64_t length;		 /* of the body; -1: not told */
 	int64_t got;		 /* bytes of it batched so far */
 	int64_t read;		 /* bytes of it read so far */
+	const char *next;	 /* where the last piece handed over ended */
 	double t0;		 /* when its first bytes came */
 };
 
 /* A body begins on h's connection: whether it may be batched. */
 void pdl_rxbatch_begin(struct pdl_rxbatch *b, CURL *h);
-/* len more bytes of it were read. While more of it is to come, its socket
- * acknowledges them at once (TCP_QUICKACK) instead of after the delayed-ACK
- * timer: a server that holds the short tail of an answer until what it sent
- * is acknowledged (Nagle's rule, which nginx keeps under tcp_nopush) would
- * otherwise wait for that timer, 40 ms on Linux, on some answers. */
-void pdl_rxbatch_read(struct pdl_rxbatch *b, CURL *h, size_t len);
+/* len more bytes of it, at data, were read. While more of it is to come,
+ * its socket acknowledges them at once (TCP_QUICKACK), once per read,
+ * instead of after the delayed-ACK timer: a server that holds the short
+ * tail of an answer until what it sent is acknowledged (Nagle's rule, which
+ * nginx keeps under tcp_nopush) would otherwise wait for that timer, 40 ms
+ * on Linux, on some answers. */
+void pdl_rxbatch_read(struct pdl_rxbatch *b, CURL *h, const char *data,
+		      size_t len);
 /* len more bytes of it came at now; returns the mark in force. */
 int pdl_rxbatch_got(struct pdl_rxbatch *b, CURL *h, size_t len, double now);
 /* No byte since last_rx: past RXB_GUARD_S the body is read as it comes

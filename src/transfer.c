@@ -654,7 +654,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 		if (!begin_body(x))
 			return 0;
 	}
-	pdl_rxbatch_read(&x->rxb, x->h, len);
+	pdl_rxbatch_read(&x->rxb, x->h, data, len);
 	if (env->opt->max_filesize &&
 	    sink_offset(&x->sink) + (int64_t)len > env->opt->max_filesize) {
 		x->too_big = true;
