@@ -326,8 +326,17 @@ static double run_pass(struct run *r, bool sequential)
 	if (stopping(r))
 		pdl_queue_abort(q, drop_job);
 
+	/* The reader first: it reads the lists while the pool's handles are
+	 * set up, and the loops find its jobs waiting when they start. */
+	r->reader_queue = q;
+	bool reading = pthread_create(&reader, NULL, reader_main, r) == 0;
 	bool pool_up = false;
-	if (!o->dry_run) {
+	bool detached = false;
+	if (!reading) {
+		pdl_errorf("cannot start the list reader");
+		r->setup_failed = true;
+		pdl_queue_abort(q, drop_job);
+	} else if (!o->dry_run) {
 		pool_up =
 		    pdl_pool_init(&pool, jobs,
 				  sequential ? 1 : pdl_pool_loops_for(jobs), q,
@@ -341,13 +350,7 @@ static double run_pass(struct run *r, bool sequential)
 			pdl_queue_abort(q, drop_job);
 		}
 	}
-	bool detached = false;
-	r->reader_queue = q;
-	if (pthread_create(&reader, NULL, reader_main, r)) {
-		pdl_errorf("cannot start the list reader");
-		r->setup_failed = true;
-		pdl_queue_abort(q, drop_job);
-	} else {
+	if (reading) {
 		if (pool_up && sequential)
 			pdl_pool_run(&pool);
 		if (!pool_up) {
