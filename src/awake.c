@@ -12,9 +12,9 @@ void pdl_awake_init(struct pdl_awake *a)
 	a->short_share = 0;
 }
 
-bool pdl_awake_next(const struct pdl_awake *a)
+bool pdl_awake_next(const struct pdl_awake *a, int64_t streamed)
 {
-	return a->short_share >= ENOUGH;
+	return a->short_share >= ENOUGH && streamed < PDL_AWAKE_BULK;
 }
 
 void pdl_awake_note(struct pdl_awake *a, double took)

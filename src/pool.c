@@ -695,6 +695,17 @@ static bool wait_awake(struct pdl_loop *l, double until)
 	return n > 0;
 }
 
+/* The most body bytes one of l's running downloads has received. */
+static int64_t streamed(const struct pdl_loop *l)
+{
+	int64_t most = 0;
+	for (size_t i = 0; i < l->n_slots; i++)
+		if (l->slots[i].state == PDL_XFER_RUNNING &&
+		    l->slots[i].res.bytes > most)
+			most = l->slots[i].res.bytes;
+	return most;
+}
+
 /* Waits up to ms for a socket, a timer or a wake-up. A loop that leaves a
  * CPU free (for the server, when it is on this machine) may begin awake:
  * awake.h. */
@@ -705,7 +716,8 @@ static void loop_wait(struct pdl_loop *l, int ms)
 		return;
 	}
 	double t0 = pdl_now_s();
-	if (!(pdl_awake_next(&l->awake) && wait_awake(l, t0 + PDL_AWAKE_S)))
+	if (!(pdl_awake_next(&l->awake, streamed(l)) &&
+	      wait_awake(l, t0 + PDL_AWAKE_S)))
 		curl_multi_poll(l->multi, NULL, 0, ms, NULL);
 	pdl_awake_note(&l->awake, pdl_now_s() - t0);
 }

@@ -9,7 +9,7 @@
  * it began awake. */
 static bool wait_for(struct pdl_awake *a, double answer, double wake)
 {
-	bool look = pdl_awake_next(a);
+	bool look = pdl_awake_next(a, 0);
 	if (look && answer <= PDL_AWAKE_S)
 		pdl_awake_note(a, answer);
 	else
@@ -30,9 +30,9 @@ static void test_starts_asleep(void)
 {
 	struct pdl_awake a;
 	pdl_awake_init(&a);
-	CHECK(!pdl_awake_next(&a));
+	CHECK(!pdl_awake_next(&a, 0));
 	CHECK(!wait_for(&a, 10e-6, 0));
-	CHECK(!pdl_awake_next(&a));
+	CHECK(!pdl_awake_next(&a, 0));
 }
 
 /* A server on the same machine: answers in tens of microseconds, and a
@@ -42,13 +42,13 @@ static void test_quick_answers_wake_it(void)
 	struct pdl_awake a;
 	pdl_awake_init(&a);
 	CHECK(waits(&a, 10, 30e-6, 50e-6) > 0);
-	CHECK(pdl_awake_next(&a));
+	CHECK(pdl_awake_next(&a, 0));
 	/* ... and keep it awake: every look catches its answer. */
 	CHECK_INT(waits(&a, 100, 30e-6, 50e-6), 100);
 	/* A wait asleep of up to PDL_AWAKE_S counts as short... */
 	pdl_awake_init(&a);
 	waits(&a, 10, PDL_AWAKE_S, 0);
-	CHECK(pdl_awake_next(&a));
+	CHECK(pdl_awake_next(&a, 0));
 	/* ... just over it does not. */
 	pdl_awake_init(&a);
 	CHECK_INT(waits(&a, 100, PDL_AWAKE_S * 1.01, 0), 0);
@@ -63,12 +63,12 @@ static void test_slow_answers_put_it_to_sleep(void)
 	pdl_awake_init(&a);
 	waits(&a, 20, 20e-6, 50e-6);
 	CHECK(wait_for(&a, 0.5, 50e-6));
-	CHECK(pdl_awake_next(&a));
+	CHECK(pdl_awake_next(&a, 0));
 	waits(&a, 5, 20e-6, 50e-6);
 	waits(&a, 10, 2e-3, 50e-6);
-	CHECK(!pdl_awake_next(&a));
+	CHECK(!pdl_awake_next(&a, 0));
 	waits(&a, 10, 20e-6, 50e-6);
-	CHECK(pdl_awake_next(&a));
+	CHECK(pdl_awake_next(&a, 0));
 }
 
 /* A server across a network whose bytes now and then come quickly (the
@@ -98,10 +98,29 @@ static void test_vain_looks_count_long(void)
 	/* Ten looks in a row that find nothing put it to sleep. */
 	pdl_awake_init(&a);
 	waits(&a, 20, 20e-6, 50e-6);
-	CHECK(pdl_awake_next(&a));
+	CHECK(pdl_awake_next(&a, 0));
 	for (int i = 0; i < 10; i++)
 		pdl_awake_note(&a, PDL_AWAKE_S + 1e-3);
-	CHECK(!pdl_awake_next(&a));
+	CHECK(!pdl_awake_next(&a, 0));
+}
+
+/* Quick answers, but a download past PDL_AWAKE_BULK streams: its waits
+ * begin asleep. Once it is over, the next answer's wait begins awake. */
+static void test_streaming_body_waits_asleep(void)
+{
+	struct pdl_awake a;
+	pdl_awake_init(&a);
+	waits(&a, 20, 20e-6, 50e-6);
+	CHECK(pdl_awake_next(&a, 0));
+	CHECK(pdl_awake_next(&a, PDL_AWAKE_BULK - 1));
+	CHECK(!pdl_awake_next(&a, PDL_AWAKE_BULK));
+	CHECK(!pdl_awake_next(&a, (int64_t)64 << 20));
+	for (int i = 0; i < 100; i++)
+		pdl_awake_note(&a, 30e-6);
+	CHECK(pdl_awake_next(&a, 0));
+	/* Slow waits put it to sleep whatever the body. */
+	pdl_awake_init(&a);
+	CHECK(!pdl_awake_next(&a, 0));
 }
 
 int main(void)
@@ -111,5 +130,6 @@ int main(void)
 	test_slow_answers_put_it_to_sleep();
 	test_mostly_slow_stays_asleep();
 	test_vain_looks_count_long();
+	test_streaming_body_waits_asleep();
 	return check_done();
 }
