@@ -80,7 +80,8 @@ class Concurrency(harness.E2E):
         (Whether a given wait begins with a look depends on how quick the
         answers before it were: with six, some do.)"""
         if harness.VALGRIND:
-            self.skipTest("valgrind's own CPU time drowns the figure")
+            self.skipTest(harness.BY_DESIGN +
+                          "valgrind's own CPU time drowns the figure")
 
         def cpu_for(urls, name):
             out = os.path.join(self.box.out, name)
@@ -276,7 +277,8 @@ class Concurrency(harness.E2E):
         try:
             os.close(os.open(self.box.out, os.O_TMPFILE | os.O_WRONLY))
         except OSError:
-            self.skipTest("no O_TMPFILE here: files in the making are "
+            self.skipTest(harness.THIS_MACHINE +
+                          "no O_TMPFILE here: files in the making are "
                           "not told apart from memory")
         proc = adversary.start_pdl(["-j", str(n), "--json", "-o",
                                     self.box.out, lst])
@@ -329,7 +331,7 @@ class Concurrency(harness.E2E):
         transfer that stalls and one that backs off before its retry are
         timers of that loop, and the other slots go on meanwhile."""
         if not hasattr(os, "sched_setaffinity"):
-            self.skipTest("no sched_setaffinity")
+            self.skipTest(harness.THIS_MACHINE + "no sched_setaffinity")
         quick = [self.url("/bytes/1000?q=%d" % i) for i in range(40)]
         stall = self.url("/stall/1000?after=10")
         flaky = self.url("/flaky/one-loop/1?retry_after=2")

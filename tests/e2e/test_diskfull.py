@@ -30,9 +30,10 @@ class DiskFull(adversary.Adversarial):
                                stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as e:
-            self.skipTest("cannot mount a tmpfs: %s" % e)
+            self.skipTest(harness.THIS_MACHINE +
+                          "cannot mount a tmpfs: %s" % e)
         if p.returncode != 0:
-            self.skipTest("cannot mount a tmpfs: %s" %
+            self.skipTest(harness.THIS_MACHINE + "cannot mount a tmpfs: %s" %
                           p.stderr.decode(errors="replace").strip())
         self.mounted = True
 

@@ -433,7 +433,8 @@ class Resume(adversary.Adversarial):
         os.makedirs(self.box.out, exist_ok=True)
         why = harness.xattrs_unusable(self.box.out)
         if why:
-            self.skipTest("no user xattrs in %s: %s" % (self.box.out, why))
+            self.skipTest(harness.THIS_MACHINE + "no user xattrs in %s: %s" %
+                          (self.box.out, why))
 
     def noted(self, path):
         try:

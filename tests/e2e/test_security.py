@@ -204,7 +204,7 @@ class Security(adversary.Adversarial):
 
     def test_credentials_dropped_on_redirect_to_other_host(self):
         if not self.other_host:
-            self.skipTest("cannot bind 127.0.0.2")
+            self.skipTest(harness.THIS_MACHINE + "cannot bind 127.0.0.2")
         self.cross_redirect(self.other_host, 302)
 
     def test_header_names_in_any_case_are_dropped(self):

@@ -64,7 +64,8 @@ class Signals(adversary.Adversarial):
             # valgrind cannot end a process whose thread is blocked
             # writing to a full pipe: the exit never completes there.
             # The plain, ASan and TSan passes run these tests.
-            self.skipTest("a thread blocked on a full pipe hangs valgrind")
+            self.skipTest(harness.BY_DESIGN +
+                          "a thread blocked on a full pipe hangs valgrind")
         import fcntl
         r, w = os.pipe()
         fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
@@ -402,7 +403,8 @@ class Signals(adversary.Adversarial):
         full pipe, so the STOP line the first signal unmutes blocks the
         run until the second comes."""
         if harness.VALGRIND:
-            self.skipTest("a thread blocked on a full pipe hangs valgrind")
+            self.skipTest(harness.BY_DESIGN +
+                          "a thread blocked on a full pipe hangs valgrind")
         import fcntl
         r, w = os.pipe()
         self.addCleanup(os.close, r)
@@ -456,7 +458,8 @@ class Signals(adversary.Adversarial):
         proc.kill()
         proc.communicate()
         if not unnamed:
-            self.skipTest("no O_TMPFILE on this file system")
+            self.skipTest(harness.THIS_MACHINE +
+                          "no O_TMPFILE on this file system")
         self.assertEqual(list(self.box.out_files()), ["done"])
 
     def test_sigint_sequential(self):
